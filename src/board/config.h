@@ -1,0 +1,55 @@
+/* What `alioth boot` was asked to build: filled by the command line
+ * (src/cli/boot_args.c), consumed by the board. Strings are owned (heap). */
+#ifndef ALIOTH_BOARD_CONFIG_H
+#define ALIOTH_BOARD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum mem_backend { MEM_BACKEND_ANON, MEM_BACKEND_MEMFD };
+
+struct mem_config {
+	uint64_t size;            /* bytes; default 1 GiB */
+	enum mem_backend backend; /* default anon */
+	bool shared;
+	bool thp;
+};
+
+struct cpu_topology {
+	bool smt;
+	uint16_t cores;   /* per socket; 0 = derived from count */
+	uint8_t sockets;  /* 0 = 1 */
+	bool thread_contiguous;
+};
+
+struct cpu_config {
+	uint16_t count;   /* default 1 */
+	struct cpu_topology topology;
+};
+
+enum console_kind { CONSOLE_STDIO, CONSOLE_LOG };
+
+struct console_config {
+	enum console_kind kind;
+	char *path;   /* CONSOLE_LOG */
+	bool append;  /* CONSOLE_LOG */
+};
+
+struct vm_config {
+	char *dev_kvm;    /* --hypervisor kvm,dev_kvm=PATH; NULL = /dev/kvm */
+	char *kernel;     /* -k bzImage */
+	char *pvh;        /* --pvh ELF */
+	char *firmware;   /* -f */
+	char *cmdline;    /* -c */
+	char *initramfs;  /* -i */
+	struct mem_config mem;
+	struct cpu_config cpu;
+	struct console_config console;
+	bool pvpanic;
+	bool entropy;
+};
+
+void vm_config_init(struct vm_config *cfg);   /* Alioth's defaults */
+void vm_config_free(struct vm_config *cfg);
+
+#endif
