@@ -1,0 +1,27 @@
+#include "board/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+void vm_config_init(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem.size = 1 * GiB;
+	cfg->mem.backend = MEM_BACKEND_ANON;
+	cfg->cpu.count = 1;
+	cfg->console.kind = CONSOLE_STDIO;
+}
+
+void vm_config_free(struct vm_config *cfg)
+{
+	free(cfg->dev_kvm);
+	free(cfg->kernel);
+	free(cfg->pvh);
+	free(cfg->firmware);
+	free(cfg->cmdline);
+	free(cfg->initramfs);
+	free(cfg->console.path);
+	vm_config_init(cfg);
+}

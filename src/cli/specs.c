@@ -1,0 +1,96 @@
+#include "cli/specs.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "board/config.h"
+
+static const struct aco_field kvm_fields[] = {
+	{ .name = "dev_kvm", .kind = ACO_STRING, .offset = offsetof(struct hv_spec, dev_kvm),
+	  .dflt = "/dev/kvm", .doc = "Path of the KVM device node." },
+	{ .name = "dev_sev", .kind = ACO_STRING, .offset = offsetof(struct hv_spec, dev_sev),
+	  .optional = true, .doc = "Path of the AMD SEV device node. [default: /dev/sev]" },
+};
+static const struct aco_struct kvm_spec = ACO_TABLE("KvmSpec", kvm_fields);
+
+static const struct aco_variant hv_variants[] = {
+	{ .name = "kvm", .alias = "Kvm", .value = HV_KVM,
+	  .doc = "KVM, provided by the Linux kernel.", .payload = &kvm_spec },
+};
+static const struct aco_enum hv_enum = ACO_TABLE("HvSpec", hv_variants);
+
+const struct aco_field spec_hypervisor = {
+	.kind = ACO_ENUM, .offset = offsetof(struct hv_spec, kind), .sub_enum = &hv_enum,
+};
+
+static const struct aco_field topology_fields[] = {
+	{ .name = "smt", .kind = ACO_BOOL, .offset = offsetof(struct cpu_topology, smt),
+	  .dflt = "false", .doc = "Two hardware threads per core (SMT, Hyper-Threading)." },
+	{ .name = "cores", .kind = ACO_U16, .offset = offsetof(struct cpu_topology, cores),
+	  .dflt = "0", .doc = "Cores in each socket; 0 derives it from count." },
+	{ .name = "sockets", .kind = ACO_U8, .offset = offsetof(struct cpu_topology, sockets),
+	  .dflt = "0", .doc = "Number of sockets; 0 means 1." },
+	{ .name = "thread_contiguous", .kind = ACO_BOOL,
+	  .offset = offsetof(struct cpu_topology, thread_contiguous), .dflt = "false",
+	  .doc = "With SMT, give sibling threads adjacent CPU IDs." },
+};
+static const struct aco_struct topology_spec = ACO_TABLE("CpuTopology", topology_fields);
+
+static const struct aco_field cpu_fields[] = {
+	{ .name = "count", .kind = ACO_U16, .offset = offsetof(struct cpu_config, count),
+	  .dflt = "1", .doc = "How many vCPUs the guest gets." },
+	{ .name = "topology", .kind = ACO_STRUCT, .offset = offsetof(struct cpu_config, topology),
+	  .dflt = "", .doc = "How the vCPUs are arranged in sockets, cores and threads.",
+	  .sub_struct = &topology_spec },
+};
+static const struct aco_struct cpu_spec = ACO_TABLE("CpuSpec", cpu_fields);
+
+const struct aco_field spec_cpu = { .kind = ACO_STRUCT, .sub_struct = &cpu_spec };
+
+static const struct aco_variant backend_variants[] = {
+	{ .name = "anon", .alias = "Anonymous", .value = MEM_BACKEND_ANON,
+	  .doc = "Private anonymous mapping (MAP_ANONYMOUS)." },
+	{ .name = "memfd", .alias = "Memfd", .value = MEM_BACKEND_MEMFD,
+	  .doc = "A memfd_create() file, always mapped MAP_SHARED." },
+};
+static const struct aco_enum backend_enum = ACO_TABLE("MemBackend", backend_variants);
+
+static const struct aco_field mem_fields[] = {
+	{ .name = "size", .kind = ACO_U64, .offset = offsetof(struct mem_config, size),
+	  .dflt = "1G", .doc = "Guest memory size in bytes." },
+	{ .name = "backend", .kind = ACO_ENUM, .offset = offsetof(struct mem_config, backend),
+	  .dflt = "anon", .doc = "Where the host takes the memory from.",
+	  .sub_enum = &backend_enum },
+	{ .name = "shared", .kind = ACO_BOOL, .offset = offsetof(struct mem_config, shared),
+	  .dflt = "false", .doc = "Map guest memory MAP_SHARED instead of MAP_PRIVATE." },
+	{ .name = "thp", .alias = "transparent_hugepage", .kind = ACO_BOOL,
+	  .offset = offsetof(struct mem_config, thp), .dflt = "false",
+	  .doc = "Back guest memory with transparent huge pages." },
+};
+static const struct aco_struct mem_spec = ACO_TABLE("MemSpec", mem_fields);
+
+const struct aco_field spec_memory = { .kind = ACO_STRUCT, .sub_struct = &mem_spec };
+
+static const struct aco_field log_console_fields[] = {
+	{ .name = "path", .kind = ACO_STRING, .offset = offsetof(struct console_config, path),
+	  .doc = "File receiving the console output." },
+	{ .name = "append", .kind = ACO_BOOL, .offset = offsetof(struct console_config, append),
+	  .dflt = "false", .doc = "Append to the file instead of truncating it." },
+};
+static const struct aco_struct log_console_spec = ACO_TABLE("LogConsoleSpec", log_console_fields);
+
+static const struct aco_variant console_variants[] = {
+	{ .name = "stdio", .alias = "Stdio", .value = CONSOLE_STDIO,
+	  .doc = "Connect the guest console to the host's stdin/stdout (needs a TTY)." },
+	{ .name = "log", .alias = "Log", .value = CONSOLE_LOG,
+	  .doc = "Write the guest console output to a file.", .payload = &log_console_spec },
+};
+static const struct aco_enum console_enum = ACO_TABLE("ConsoleSpec", console_variants);
+
+const struct aco_field spec_console = {
+	.kind = ACO_ENUM, .offset = offsetof(struct console_config, kind),
+	.sub_enum = &console_enum,
+};
+
+const struct aco_field spec_u16 = { .kind = ACO_U16 };
+const struct aco_field spec_u64 = { .kind = ACO_U64 };

@@ -1,0 +1,25 @@
+/* The option tables of `alioth boot` values (Alioth's *Spec types): each
+ * describes, once, how a flag's value parses into struct vm_config and how
+ * `alioth boot --help` documents it. */
+#ifndef ALIOTH_CLI_SPECS_H
+#define ALIOTH_CLI_SPECS_H
+
+#include "cli/aco.h"
+
+enum hv_kind { HV_KVM };
+
+/* --hypervisor: parsed apart because vm_config only keeps dev_kvm. */
+struct hv_spec {
+	enum hv_kind kind;
+	char *dev_kvm;
+	char *dev_sev;
+};
+
+extern const struct aco_field spec_hypervisor; /* into struct hv_spec */
+extern const struct aco_field spec_cpu;        /* into struct cpu_config */
+extern const struct aco_field spec_memory;     /* into struct mem_config */
+extern const struct aco_field spec_console;    /* into struct console_config */
+extern const struct aco_field spec_u16;        /* a bare integer, e.g. --num-cpu */
+extern const struct aco_field spec_u64;        /* a bare size, e.g. --mem-size */
+
+#endif

@@ -1,0 +1,109 @@
+# Shared by run-lab.sh and scripts/demo.sh (bash, sourced): builds the L2 and L1
+# initramfs images of the nested lab and knows how to start the L1 QEMU.
+# Needs lab.env from prepare.sh sourced first (LAB_* variables).
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# A rootfs with busybox-static, one symlink per applet, and the device nodes that
+# must exist before /init runs (the kernel opens /dev/console for it).
+lab_rootfs_base() {
+	local root=$1 applet
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
+	cp "$LAB_BUSYBOX" "$root/bin/busybox"
+	for applet in $("$LAB_BUSYBOX" --list); do
+		[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+	done
+	ln -s bin "$root/sbin"
+	mknod -m 600 "$root/dev/console" c 5 1
+	mknod -m 666 "$root/dev/null" c 1 3
+}
+
+# cpio newc of DIR into OUT; COMPRESS is gzip or none. The big L1 image stays
+# uncompressed: decompressing tens of MiB under TCG costs more than copying them.
+lab_cpio() {
+	local root=$1 out=$2 compress=${3:-gzip}
+	(
+		cd "$root"
+		find . -print0 | LC_ALL=C sort -z |
+			cpio --null -o -H newc --owner=0:0 --quiet |
+			if [ "$compress" = gzip ]; then gzip -6n; else cat; fi
+	) >"$out"
+}
+
+lab_build_l2_initramfs() {   # OUT
+	local out=$1 root
+	root=$(mktemp -d)
+	lab_rootfs_base "$root"
+	install -m 755 "$LAB_DIR/l2-init.sh" "$root/init"
+	lab_cpio "$root" "$out" gzip
+	rm -rf "$root"
+}
+
+# Relative paths (as in modules.dep) of MODULES and everything they depend on,
+# dependencies first: the order insmod needs.
+lab_module_order() {
+	local dep=$1; shift
+	declare -A seen=()
+	local order=()
+	visit() {
+		local m=$1 d deps=() i
+		[ -n "${seen[$m]:-}" ] && return
+		seen[$m]=1
+		read -r -a deps <<<"$(awk -F': *' -v m="$m" '$1 == m { print $2 }' "$dep")"
+		for ((i = ${#deps[@]} - 1; i >= 0; i--)); do visit "${deps[i]}"; done
+		order+=("$m")
+	}
+	local name path
+	for name in "$@"; do
+		path=$(grep -oE "^[^:]*/$name\.ko" "$dep" | sed -n 1p)
+		[ -n "$path" ] || { echo "lab: module $name not in $dep" >&2; return 1; }
+		visit "$path"
+	done
+	printf '%s\n' "${order[@]}"
+}
+
+# The program and the shared libraries ldd names, at the same absolute paths.
+lab_copy_program() {   # ROOT PROGRAM DEST
+	local root=$1 prog=$2 dest=$3 lib
+	install -D -m 755 "$prog" "$root$dest"
+	for lib in $(ldd "$prog" 2>/dev/null | grep -oE '/[^ ]+'); do
+		[ -e "$root$lib" ] || install -D -m 755 "$(realpath "$lib")" "$root$lib"
+	done
+}
+
+# L1 rootfs: busybox, kvm + kvm-amd with their dependencies, the L2 kernel (bzImage
+# and PVH ELF), the L2 initramfs, alioth (if given) and /init = l1-init.sh.
+# EXTRA files (name=path) are copied to /lab/name.
+lab_build_l1_initramfs() {   # OUT L2_INITRAMFS ALIOTH|"" [name=path...]
+	local out=$1 l2_initramfs=$2 alioth=$3 root m kv
+	shift 3
+	root=$(mktemp -d)
+	lab_rootfs_base "$root"
+	kv="$LAB_L1_TREE/lib/modules/$LAB_L1_KVER"
+	: >"$root/lib/modules/load-order"
+	for m in $(lab_module_order "$kv/modules.dep" irqbypass kvm ccp kvm-amd); do
+		cp "$kv/$m" "$root/lib/modules/"
+		basename "$m" >>"$root/lib/modules/load-order"
+	done
+	mkdir -p "$root/lab"
+	cp "$LAB_L2_KERNEL" "$root/lab/vmlinuz"
+	cp "$LAB_L2_VMLINUX" "$root/lab/vmlinux"
+	cp "$l2_initramfs" "$root/lab/initramfs"
+	[ -n "$alioth" ] && lab_copy_program "$root" "$alioth" /bin/alioth
+	local kvpair
+	for kvpair in "$@"; do cp "${kvpair#*=}" "$root/lab/${kvpair%%=*}"; done
+	install -m 755 "$LAB_DIR/l1-init.sh" "$root/init"
+	lab_cpio "$root" "$out" none
+	rm -rf "$root"
+}
+
+# QEMU's software emulator with nested SVM: a hardware-style /dev/kvm inside L1.
+# Serial on stdio; the caller redirects. L1_CMDLINE words are appended.
+lab_qemu_l1() {   # L1_INITRAMFS L1_CMDLINE [extra qemu args...]
+	local initramfs=$1 cmdline=$2
+	shift 2
+	qemu-system-x86_64 -accel tcg -cpu max -M pc -m "${ALIOTH_LAB_L1_MEM:-2560M}" \
+		-smp "${ALIOTH_LAB_L1_SMP:-2}" -nographic -no-reboot -nodefaults -no-user-config \
+		-serial stdio -kernel "$LAB_L1_KERNEL" -initrd "$initramfs" \
+		-append "console=ttyS0 panic=-1 quiet $cmdline" "$@"
+}

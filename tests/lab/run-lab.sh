@@ -1,0 +1,181 @@
+#!/bin/bash
+# The nested lab: proves that alioth boots Debian's stock cloud kernel to userspace
+# on a real (hardware-style) KVM, even on a host whose /dev/kvm is PVM. QEMU's
+# software emulator runs L1 (Debian generic kernel, nested SVM, kvm-amd); alioth runs
+# inside L1 and boots L2 (Debian cloud kernel + busybox initramfs) several times in
+# one L1 boot. Prints "PASS name" / "FAIL name: reason" per check and a last line
+# "lab: N passed, N failed". Exit 0 if all pass, 1 if not, 77 when skipped.
+#
+# Usage: run-lab.sh [BOOT...]     (default: every boot in BOOTS below)
+# Environment: ALIOTH_BIN (else newest build*/alioth, built with meson if none),
+#   ALIOTH_LAB_CACHE (downloads), ALIOTH_LAB_OUT (images and serial log; default
+#   $ALIOTH_LAB_CACHE/run), ALIOTH_LAB_TIMEOUT (whole QEMU run, seconds; default 240).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=$(realpath -m "${ALIOTH_LAB_CACHE:-$here/cache}")
+out=$(realpath -m "${ALIOTH_LAB_OUT:-$cache/run}")
+SKIP=77
+L2_CMDLINE_BASE="console=ttyS0 quiet panic=-1"
+L2_INPUT="hello-from-l1-$$"
+
+# One alioth boot per entry: name, vCPUs, MiB, kernel form, how L2 ends, whether
+# a console line is fed to it. Expected exit statuses: src/util/exit_status.h.
+BOOTS=(
+	"count1 1 512 bzimage poweroff input"
+	"count2 2 256 bzimage reboot -"
+	"pvh 1 512 pvh poweroff -"
+)
+declare -A END_STATUS=([poweroff]=0 [reboot]=4)
+
+skip() {
+	echo "lab: SKIPPED: $*" >&2
+	echo "lab: 0 passed, 0 failed, 1 skipped"
+	exit $SKIP
+}
+
+# --- result bookkeeping ------------------------------------------------------
+passed=0 failed=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+expect_eq() {   # NAME WHAT GOT WANT
+	if [ "$3" = "$4" ]; then pass "$1"; else fail "$1" "$2 is '${3:-<none>}', expected '$4'"; fi
+}
+
+# --- alioth --------------------------------------------------------------------
+find_alioth() {
+	if [ -n "${ALIOTH_BIN:-}" ]; then
+		[ -x "$ALIOTH_BIN" ] || { echo "lab: ALIOTH_BIN=$ALIOTH_BIN is not executable" >&2; return 1; }
+		realpath "$ALIOTH_BIN"
+		return
+	fi
+	local newest
+	newest=$(ls -t "$repo"/build*/alioth 2>/dev/null | sed -n 1p || true)
+	if [ -z "$newest" ]; then
+		echo "lab: no build*/alioth; building build-lab" >&2
+		(cd "$repo" && { [ -d build-lab ] || meson setup build-lab >&2; } && ninja -C build-lab >&2) ||
+			return 1
+		newest=$repo/build-lab/alioth
+	fi
+	echo "$newest"
+}
+
+# --- the L1 plan ---------------------------------------------------------------
+l2_cmdline() {   # END INPUT
+	local c="$L2_CMDLINE_BASE lab.end=$1"
+	[ "$2" = input ] && c+=" lab.input=1"
+	echo "$c"
+}
+
+# /lab/plan.sh for L1's /init: one lab_boot line per selected boot.
+write_plan() {   # FILE BOOT-ENTRY...
+	local file=$1 entry name cpus mib kind end input kernel_args feed
+	shift
+	: >"$file"
+	for entry in "$@"; do
+		read -r name cpus mib kind end input <<<"$entry"
+		if [ "$kind" = pvh ]; then kernel_args="--pvh /lab/vmlinux"; else kernel_args="-k /lab/vmlinuz"; fi
+		feed=""
+		[ "$input" = input ] && feed=/lab/input
+		printf "lab_boot %s '%s' 'L2[%s]| ' boot %s -i /lab/initramfs -p count=%s --memory size=%sM -c '%s'\n" \
+			"$name" "$feed" "$name" "$kernel_args" "$cpus" "$mib" "$(l2_cmdline "$end" "$input")" >>"$file"
+	done
+}
+
+# --- parsing the serial log -----------------------------------------------------
+l2_value() {   # LOG BOOT KEY -> rest of the first "L2[BOOT]| KEY rest" line
+	sed -n "s/^L2\[$2\]| $3 //p" "$1" | sed -n 1p
+}
+
+check_boot() {   # LOG BOOT-ENTRY
+	local log=$1 name cpus mib kind end input status got min
+	read -r name cpus mib kind end input <<<"$2"
+	if ! grep -q "^LAB-BEGIN $name\$" "$log"; then
+		fail "$name-boot" "L1 never started this boot"
+		return
+	fi
+	status=$(sed -n "s/^LAB-EXIT $name //p" "$log")
+	if grep -q "^L2\[$name\]| L2-USERSPACE-OK" "$log"; then
+		pass "$name-userspace"
+	else
+		fail "$name-userspace" "no L2-USERSPACE-OK (alioth exit status ${status:-none})"
+		return
+	fi
+	expect_eq "$name-nproc" "nproc" "$(l2_value "$log" "$name" L2-NPROC)" "$cpus"
+	got=$(l2_value "$log" "$name" L2-MEMTOTAL-KB)
+	# MemTotal is RAM minus what the kernel keeps for itself: at least 80% of it.
+	min=$((mib * 1024 * 8 / 10))
+	if [[ "$got" =~ ^[0-9]+$ ]] && [ "$got" -ge "$min" ] && [ "$got" -le $((mib * 1024)) ]; then
+		pass "$name-memory"
+	else
+		fail "$name-memory" "MemTotal ${got:-<none>} kB, expected $min..$((mib * 1024)) kB for ${mib}M"
+	fi
+	expect_eq "$name-cmdline" "/proc/cmdline" "$(l2_value "$log" "$name" L2-CMDLINE)" "$(l2_cmdline "$end" "$input")"
+	[ "$input" = input ] &&
+		expect_eq "$name-console-input" "line read by L2" "$(l2_value "$log" "$name" L2-INPUT-GOT)" "$L2_INPUT"
+	expect_eq "$name-exit-$end" "alioth exit status" "$status" "${END_STATUS[$end]}"
+	local t
+	t=$(sed -n "s/^LAB-TIME $name //p" "$log")
+	echo "INFO $name: alioth ran ${t:-?} s (L1 guest time)"
+}
+
+main() {
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+	local rc=0
+	"$here/prepare.sh" || rc=$?
+	[ $rc -eq $SKIP ] && skip "the Debian kernel / busybox packages cannot be had (see prepare.sh above)"
+	[ $rc -eq 0 ] || { echo "lab: prepare.sh failed ($rc)" >&2; exit 1; }
+	# shellcheck source=/dev/null
+	. "$cache/lab.env"
+	. "$here/lib.sh"
+
+	local selected=() entry
+	if [ $# -eq 0 ]; then
+		selected=("${BOOTS[@]}")
+	else
+		local want
+		for want in "$@"; do
+			for entry in "${BOOTS[@]}"; do [ "${entry%% *}" = "$want" ] && selected+=("$entry"); done
+		done
+		[ ${#selected[@]} -eq $# ] || { echo "lab: unknown boot in '$*'; known: ${BOOTS[*]%% *}" >&2; exit 2; }
+	fi
+
+	local alioth
+	alioth=$(find_alioth) || { fail build "alioth binary not found and could not be built"; summary; }
+	echo "lab: alioth = $alioth"
+
+	mkdir -p "$out"
+	local t0=$SECONDS
+	lab_build_l2_initramfs "$out/l2.cpio.gz"
+	echo "$L2_INPUT" >"$out/input"
+	write_plan "$out/plan.sh" "${selected[@]}"
+	lab_build_l1_initramfs "$out/l1.cpio" "$out/l2.cpio.gz" "$alioth" \
+		plan.sh="$out/plan.sh" input="$out/input"
+	echo "lab: images built in $((SECONDS - t0)) s; booting L1 (serial log: $out/serial.log)"
+
+	t0=$SECONDS
+	local qrc=0
+	timeout --foreground -k 5 "${ALIOTH_LAB_TIMEOUT:-240}" \
+		lab_qemu_l1_cmd "$out/l1.cpio" "lab.mode=test" </dev/null 2>&1 |
+		tr -d '\r' >"$out/serial.log" || qrc=$?
+	echo "lab: QEMU ran $((SECONDS - t0)) s (status $qrc)"
+
+	local log=$out/serial.log
+	if grep -q '^LAB-KVM ok' "$log"; then
+		pass l1-kvm
+	else
+		fail l1-kvm "/dev/kvm did not appear in L1 ($(grep -m1 -E '^LAB-(KVM|INSMOD)' "$log" || echo 'L1 never reached /init'))"
+	fi
+	for entry in "${selected[@]}"; do check_boot "$log" "$entry"; done
+	grep -q '^LAB-L1-DONE' "$log" || fail l1-done "L1 did not finish (timeout or crash; QEMU status $qrc)"
+	summary
+}
+
+summary() {
+	echo "lab: $passed passed, $failed failed"
+	[ $failed -eq 0 ]
+	exit
+}
+
+main "$@"
