@@ -98,12 +98,13 @@ lab_build_l1_initramfs() {   # OUT L2_INITRAMFS ALIOTH|"" [name=path...]
 }
 
 # QEMU's software emulator with nested SVM: a hardware-style /dev/kvm inside L1.
-# Serial on stdio; the caller redirects. L1_CMDLINE words are appended.
+# Sets LAB_QEMU (an array: the command line) so that callers can wrap it in
+# timeout. Serial on stdio. L1_CMDLINE words are appended to L1's command line.
 lab_qemu_l1() {   # L1_INITRAMFS L1_CMDLINE [extra qemu args...]
 	local initramfs=$1 cmdline=$2
 	shift 2
-	qemu-system-x86_64 -accel tcg -cpu max -M pc -m "${ALIOTH_LAB_L1_MEM:-2560M}" \
-		-smp "${ALIOTH_LAB_L1_SMP:-2}" -nographic -no-reboot -nodefaults -no-user-config \
-		-serial stdio -kernel "$LAB_L1_KERNEL" -initrd "$initramfs" \
-		-append "console=ttyS0 panic=-1 quiet $cmdline" "$@"
+	LAB_QEMU=(qemu-system-x86_64 -accel tcg -cpu max -M pc -m "${ALIOTH_LAB_L1_MEM:-2560M}"
+		-smp "${ALIOTH_LAB_L1_SMP:-2}" -nographic -no-reboot -nodefaults -no-user-config
+		-serial stdio -kernel "$LAB_L1_KERNEL" -initrd "$initramfs"
+		-append "console=ttyS0 panic=-1 quiet $cmdline" "$@")
 }

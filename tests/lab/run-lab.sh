@@ -156,8 +156,8 @@ main() {
 
 	t0=$SECONDS
 	local qrc=0
-	timeout --foreground -k 5 "${ALIOTH_LAB_TIMEOUT:-240}" \
-		lab_qemu_l1_cmd "$out/l1.cpio" "lab.mode=test" </dev/null 2>&1 |
+	lab_qemu_l1 "$out/l1.cpio" "lab.mode=test"
+	timeout -k 5 "${ALIOTH_LAB_TIMEOUT:-240}" "${LAB_QEMU[@]}" </dev/null 2>&1 |
 		tr -d '\r' >"$out/serial.log" || qrc=$?
 	echo "lab: QEMU ran $((SECONDS - t0)) s (status $qrc)"
 
@@ -174,8 +174,7 @@ main() {
 
 summary() {
 	echo "lab: $passed passed, $failed failed"
-	[ $failed -eq 0 ]
-	exit
+	if [ $failed -eq 0 ]; then exit 0; else exit 1; fi
 }
 
 main "$@"

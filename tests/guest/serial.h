@@ -1,0 +1,19 @@
+/* COM1 (0x3F8) by polling: output waits for THRE, input for LSR.DR; and a
+ * printf subset (%s %c %d %u %x %p, 'l' and 'll', width and '0' flag). */
+#ifndef GUEST_SERIAL_H
+#define GUEST_SERIAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void serial_init(void);
+void serial_putc(char c);
+void serial_puts(const char *s);
+/* Reads one byte; returns -1 if none arrived within `spins` polls. */
+int serial_getc(uint64_t spins);
+/* Reads up to a newline (not stored); returns the length or -1 on timeout. */
+int serial_getline(char *buf, size_t cap, uint64_t spins);
+
+void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
