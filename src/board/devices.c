@@ -5,7 +5,11 @@
 
 #include "arch/x86/layout.h"
 #include "board/board.h"
+#include "dev/acpi_pm.h"
+#include "dev/cmos.h"
 #include "dev/console.h"
+#include "dev/i8042.h"
+#include "dev/post.h"
 #include "dev/serial.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -13,6 +17,10 @@
 struct board_devices {
 	struct console *console;
 	struct serial *com1;
+	struct acpi_pm *acpi_pm;
+	struct cmos *cmos;
+	struct i8042 *i8042;
+	struct post *post;
 };
 
 static void set_gsi_level(void *ctx, unsigned gsi, int level)
@@ -26,7 +34,7 @@ static int add_pio(struct machine *m, uint16_t port, uint16_t len, const struct 
 {
 	int err = io_bus_add(&m->pio, port, len, ops, dev, name);
 	if (err)
-		log_error("board: cannot place %s at port %#x: %s", name, port, "overlap");
+		log_error("board: cannot place %s at port %#x: it overlaps another device", name, port);
 	return err;
 }
 
@@ -45,11 +53,51 @@ static int add_com1(struct machine *m, struct board_devices *d)
 	return add_pio(m, PORT_COM1, SERIAL_NR_PORTS, &serial_io_ops, d->com1, "com1");
 }
 
+static int add_acpi_pm(struct machine *m, struct board_devices *d)
+{
+	d->acpi_pm = acpi_pm_create(&m->events);
+	if (!d->acpi_pm)
+		return -ENOMEM;
+	int err = add_pio(m, PORT_ACPI_SLEEP_CTL, 1, &acpi_pm_sleep_ctl_ops, d->acpi_pm, "acpi-sleep-ctl");
+	if (!err)
+		err = add_pio(m, PORT_ACPI_SLEEP_STS, 1, &acpi_pm_sleep_sts_ops, d->acpi_pm, "acpi-sleep-sts");
+	if (!err)
+		err = add_pio(m, PORT_ACPI_RESET, 1, &acpi_pm_reset_ops, d->acpi_pm, "acpi-reset");
+	if (!err)
+		err = add_pio(m, PORT_ACPI_PM_TIMER, 4, &acpi_pm_timer_ops, d->acpi_pm, "acpi-pm-timer");
+	return err;
+}
+
+/* Linux probes these legacy ports; answering 0xff would make it spin. */
+static int add_legacy(struct machine *m, struct board_devices *d)
+{
+	uint64_t size = m->cfg->mem.size;
+	uint64_t low = MIN(size, X86_RAM32_END);
+	d->cmos = cmos_create(low, size - low);
+	d->i8042 = i8042_create(&m->events);
+	d->post = post_create();
+	if (!d->cmos || !d->i8042 || !d->post)
+		return -ENOMEM;
+	int err = add_pio(m, PORT_CMOS_INDEX, CMOS_NR_PORTS, &cmos_io_ops, d->cmos, "cmos");
+	if (!err)
+		err = add_pio(m, PORT_I8042_DATA, 1, &i8042_data_ops, d->i8042, "i8042-data");
+	if (!err)
+		err = add_pio(m, PORT_I8042_CMD, 1, &i8042_cmd_ops, d->i8042, "i8042-cmd");
+	if (!err)
+		err = add_pio(m, PORT_POST, 1, &post_io_ops, d->post, "post");
+	return err;
+}
+
 int board_devices_create(struct machine *m)
 {
 	struct board_devices *d = xcalloc(1, sizeof(*d));
 	m->devs = d;
-	return add_com1(m, d);
+	int err = add_com1(m, d);
+	if (!err)
+		err = add_acpi_pm(m, d);
+	if (!err)
+		err = add_legacy(m, d);
+	return err;
 }
 
 int board_devices_start(struct machine *m)
@@ -64,9 +112,18 @@ void board_devices_destroy(struct machine *m)
 	struct board_devices *d = m->devs;
 	if (!d)
 		return;
+	/* The console first: its input thread feeds the UART. */
 	console_destroy(d->console);
 	if (d->com1)
 		serial_destroy(d->com1);
+	if (d->acpi_pm)
+		acpi_pm_destroy(d->acpi_pm);
+	if (d->cmos)
+		cmos_destroy(d->cmos);
+	if (d->i8042)
+		i8042_destroy(d->i8042);
+	if (d->post)
+		post_destroy(d->post);
 	free(d);
 	m->devs = NULL;
 }

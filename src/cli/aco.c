@@ -325,19 +325,34 @@ static void clear_struct(const struct aco_struct *st, char *base)
 		clear_value(&st->fields[i], base);
 }
 
-static void list_names(char *buf, size_t len, const char *const *names, size_t stride,
-		       size_t count)
+/* "a, b, c": the accepted names, for error messages. */
+static void append_name(char *buf, size_t len, size_t *off, const char *name)
+{
+	int n;
+
+	if (*off >= len)
+		return;
+	n = snprintf(buf + *off, len - *off, "%s%s", *off ? ", " : "", name);
+	if (n > 0)
+		*off += (size_t)n;
+}
+
+static void field_names(char *buf, size_t len, const struct aco_struct *st)
 {
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < count && off < len; i++) {
-		const char *name = *(const char *const *)((const char *)names + i * stride);
-		int n = snprintf(buf + off, len - off, "%s%s", i ? ", " : "", name);
-		if (n < 0)
-			break;
-		off += (size_t)n;
-	}
+	for (size_t i = 0; i < st->count; i++)
+		append_name(buf, len, &off, st->fields[i].name);
+}
+
+static void variant_names(char *buf, size_t len, const struct aco_enum *en)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < en->count; i++)
+		append_name(buf, len, &off, en->variants[i].name);
 }
 
 static const struct aco_variant *find_variant(const struct aco_enum *en, struct slice name)
@@ -358,8 +373,7 @@ static int parse_enum(struct parse_ctx *ctx, const struct aco_enum *en, struct s
 
 	if (!v) {
 		char names[256];
-		list_names(names, sizeof(names), &en->variants[0].name, sizeof(en->variants[0]),
-			   en->count);
+		variant_names(names, sizeof(names), en);
 		return fail(ctx, "unknown variant '%.*s' (expected one of: %s)", (int)name.n,
 			    name.p, names);
 	}
@@ -446,8 +460,7 @@ static int parse_key_value(struct parse_ctx *ctx, const struct aco_struct *st,
 	f = find_field(st, key, &index);
 	if (!f) {
 		char names[256];
-		list_names(names, sizeof(names), &st->fields[0].name, sizeof(st->fields[0]),
-			   st->count);
+		field_names(names, sizeof(names), st);
 		return fail(ctx, "unknown key '%.*s' (expected one of: %s)", (int)key.n, key.p,
 			    names);
 	}

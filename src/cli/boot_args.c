@@ -459,13 +459,14 @@ static int finish_cpu(struct boot_state *st, const struct scan *sc)
 
 	if (cpu && num_cpu)
 		return usage(st, "num-cpu", "cannot be combined with --cpu");
-	if (!cpu) {
+	if (!cpu)
 		st->cfg->cpu.count = st->num_cpu;
-		if (num_cpu)
-			fprintf(st->err, "alioth: --num-cpu is deprecated, use --cpu count=%u\n",
-				st->num_cpu);
-	}
-	return derive_topology(st, cpu ? "cpu" : "num-cpu");
+	if (derive_topology(st, cpu ? "cpu" : "num-cpu"))
+		return EXIT_USAGE;
+	if (num_cpu)
+		fprintf(st->err, "alioth: --num-cpu is deprecated, use --cpu count=%u\n",
+			st->num_cpu);
+	return 0;
 }
 
 static int finish_memory(struct boot_state *st, const struct scan *sc)

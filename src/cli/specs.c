@@ -7,7 +7,7 @@
 
 static const struct aco_field kvm_fields[] = {
 	{ .name = "dev_kvm", .kind = ACO_STRING, .offset = offsetof(struct hv_spec, dev_kvm),
-	  .dflt = "/dev/kvm", .doc = "Path of the KVM device node." },
+	  .dflt = "/dev/kvm", .optional = true, .doc = "Path of the KVM device node." },
 	{ .name = "dev_sev", .kind = ACO_STRING, .offset = offsetof(struct hv_spec, dev_sev),
 	  .optional = true, .doc = "Path of the AMD SEV device node. [default: /dev/sev]" },
 };

@@ -200,7 +200,12 @@ static int check_segments(const struct guest_mem *gm, const struct elf_file *f,
 		struct segment s = program_header(f, i);
 		if (s.type != PT_LOAD || s.memsz == 0)
 			continue;
-		if (s.filesz > s.memsz || !in_file(f, s.offset, s.filesz)) {
+		if (s.filesz > s.memsz) {
+			log_error("kernel %s: segment %u has more file bytes than memory bytes",
+				  f->path, i);
+			return -1;
+		}
+		if (!in_file(f, s.offset, s.filesz)) {
 			log_error("kernel %s: segment %u lies outside the file", f->path, i);
 			return -1;
 		}

@@ -39,7 +39,7 @@ startup_32:
 	cmpl	%edi, %ebp
 	je	2f
 	movl	%ebp, %esi
-	movl	$(_image_end - _image_start), %ecx
+	movl	$_image_size, %ecx
 	rep movsb
 2:	movl	$BOOT_KIND_LINUX, %eax
 	movl	$common32, %ecx
@@ -57,11 +57,13 @@ startup_64:
 	movq	$_image_start, %rdi
 	cmpq	%rdi, %rsi
 	je	1f
-	movq	$(_image_end - _image_start), %rcx
+	movq	$_image_size, %rcx
 	rep movsb
 1:	movq	$2f, %rax
 	jmp	*%rax
-2:	lgdt	gdt_desc
+	/* from here on at the link address; the loader's stack is not ours */
+2:	movq	$boot_stack_top, %rsp
+	lgdt	gdt_desc
 	pushq	$SEL_CODE64
 	pushq	$3f
 	lretq
@@ -71,7 +73,11 @@ startup_64:
 	movl	%eax, %ss
 	movl	%eax, %fs
 	movl	%eax, %gs
-	call	zero_bss64
+	movq	$_bss_start, %rdi
+	movq	$_bss_end, %rcx
+	subq	%rdi, %rcx
+	xorl	%eax, %eax
+	rep stosb
 	movq	$boot_stack_top, %rsp
 	movl	$BOOT_KIND_LINUX, %edi
 	movq	%rbx, %rsi
@@ -143,14 +149,6 @@ long64:
 	movl	%ebx, %esi
 	call	kmain
 	jmp	halt_forever
-
-zero_bss64:
-	movq	$_bss_start, %rdi
-	movq	$_bss_end, %rcx
-	subq	%rdi, %rcx
-	xorl	%eax, %eax
-	rep stosb
-	ret
 
 	.globl halt_forever
 halt_forever:

@@ -10,13 +10,15 @@ def main():
         sys.exit("usage: mkbzimage.py SETUP.bin KERNEL.bin INIT_SIZE_FROM_ELF OUT")
     setup = bytearray(open(sys.argv[1], "rb").read())
     kernel = open(sys.argv[2], "rb").read()
+    # syssize counts 16-byte paragraphs: pad so that it covers the file exactly
+    kernel += bytes(-len(kernel) % 16)
     elf = open(sys.argv[3], "rb").read()
     if len(setup) % 512 or len(setup) < 1024:
         sys.exit("setup must be whole sectors, at least 2")
     if setup[0x202:0x206] != b"HdrS":
         sys.exit("setup has no HdrS header")
     setup[0x1F1] = len(setup) // 512 - 1
-    struct.pack_into("<I", setup, 0x1F4, (len(kernel) + 15) // 16)
+    struct.pack_into("<I", setup, 0x1F4, len(kernel) // 16)
     struct.pack_into("<I", setup, 0x260, memory_size(elf))
     with open(sys.argv[4], "wb") as out:
         out.write(setup)

@@ -1,8 +1,10 @@
 /* Real-mode setup sectors of the bzImage: the boot protocol 2.15 header
  * (mkbzimage.py fills in the sizes) and a stub for loaders that enter at
- * setup+0x200 in real mode (QEMU): it asks the BIOS for the e820 map, puts
- * it into the zero page, and jumps to code32_start in protected mode with
- * %esi = zero page, as Linux's own setup code does. Linked at 0. */
+ * setup+0x200 in real mode (QEMU): like Linux's own setup code it builds a
+ * zero page apart from these sectors (at setup+0x1000: the e820 table at
+ * 0x2d0 would overwrite this code), copies the header into it, asks the
+ * BIOS for the e820 map, and jumps to code32_start in protected mode with
+ * %esi = zero page. Linked at 0. */
 
 	.code16
 	.section .text, "ax"
@@ -50,8 +52,11 @@ init_size:	.long 0
 handover_offset: .long 0
 kernel_info_offset: .long 0
 
-#define E820_ENTRIES 0x1e8
-#define E820_TABLE   0x2d0
+#define ZP           0x1000
+#define HDR_START    0x1f1
+#define HDR_END      0x270
+#define E820_ENTRIES (ZP + 0x1e8)
+#define E820_TABLE   (ZP + 0x2d0)
 #define E820_MAX     128
 #define SMAP         0x534d4150
 
@@ -63,6 +68,15 @@ start16:
 	movw	%ax, %ss
 	movw	$0xe000, %sp
 	sti
+
+	movw	$ZP, %di
+	movw	$0x1000, %cx
+	xorb	%al, %al
+	rep stosb
+	movw	$HDR_START, %si
+	movw	$(ZP + HDR_START), %di
+	movw	$(HDR_END - HDR_START), %cx
+	rep movsb
 
 	xorl	%ebx, %ebx
 	movw	$E820_TABLE, %di
@@ -88,6 +102,7 @@ start16:
 	movw	%ds, %si
 	shll	$4, %esi
 	leal	gdt(%esi), %eax
+	addl	$ZP, %esi
 	movl	%eax, gdt_desc + 2
 	movl	code32_start, %eax
 	movl	%eax, far_ptr

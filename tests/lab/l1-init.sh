@@ -53,6 +53,7 @@ lab_console() {
 	echo "LAB-EXIT console $?"
 }
 
+echo   # the firmware's last line may lack its newline
 echo "LAB-L1-INIT $(uptime_s)"
 load_kvm
 [ -x /bin/alioth ] || echo "LAB-NO-ALIOTH"

@@ -105,6 +105,6 @@ lab_qemu_l1() {   # L1_INITRAMFS L1_CMDLINE [extra qemu args...]
 	shift 2
 	LAB_QEMU=(qemu-system-x86_64 -accel tcg -cpu max -M pc -m "${ALIOTH_LAB_L1_MEM:-2560M}"
 		-smp "${ALIOTH_LAB_L1_SMP:-2}" -nographic -no-reboot -nodefaults -no-user-config
-		-serial stdio -kernel "$LAB_L1_KERNEL" -initrd "$initramfs"
+		-serial stdio -kernel "$LAB_L1_VMLINUX" -initrd "$initramfs"
 		-append "console=ttyS0 panic=-1 quiet $cmdline" "$@")
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fetches and unpacks what the nested lab boots: Debian's generic kernel (L1, with
-# kvm/kvm-amd modules), Debian's cloud kernel (L2, as bzImage and as PVH ELF) and
-# busybox-static. Everything lands in $ALIOTH_LAB_CACHE (default tests/lab/cache).
+# kvm/kvm-amd modules), Debian's cloud kernel (L2) and busybox-static; extracts the
+# ELF vmlinux (with its PVH note) from both kernels' bzImages. Everything lands in $ALIOTH_LAB_CACHE (default tests/lab/cache).
 #
 # Prints nothing but errors when the cache is already complete; then it does not ask
 # apt at all unless ALIOTH_LAB_REFRESH=1 (look for a newer kernel ABI). On success the
@@ -89,10 +89,14 @@ extract_vmlinux() {
 	mv "$out.part" "$out"
 }
 
-# lab.env exists and every file it names is still there.
+LAB_VARS="LAB_GENERIC_PKG LAB_CLOUD_PKG LAB_L1_KERNEL LAB_L1_VMLINUX LAB_L1_TREE LAB_L1_KVER
+	LAB_L2_KERNEL LAB_L2_VMLINUX LAB_BUSYBOX"
+
+# lab.env exists, sets every LAB_VARS and every file it names is still there.
 cache_complete() {
 	[ -f "$cache/lab.env" ] || return 1
-	local f
+	local f v
+	for v in $LAB_VARS; do grep -q "^$v=" "$cache/lab.env" || return 1; done
 	for f in $(sed -n 's/^LAB_[A-Z0-9_]*=\(\/.*\)/\1/p' "$cache/lab.env"); do
 		[ -e "$f" ] || return 1
 	done
@@ -111,7 +115,7 @@ main() {
 		cache_complete && exit 0
 		skip "cannot resolve linux-image-amd64 / linux-image-cloud-amd64 with apt-cache"
 	fi
-	if [ -f "$cache/lab.env" ] && grep -qx "LAB_GENERIC_PKG=$generic_pkg" "$cache/lab.env" &&
+	if cache_complete && grep -qx "LAB_GENERIC_PKG=$generic_pkg" "$cache/lab.env" &&
 		grep -qx "LAB_CLOUD_PKG=$cloud_pkg" "$cache/lab.env"; then
 		exit 0
 	fi
@@ -129,13 +133,18 @@ main() {
 	[ -f "$cache/$generic_pkg/lib/modules/$gver/modules.dep" ] ||
 		depmod -b "$cache/$generic_pkg" "$gver"
 
+	# L2's ELF is for alioth's --pvh; L1's lets QEMU skip the in-guest
+	# decompression, which takes seconds under TCG (QEMU boots it through PVH too).
 	local vmlinux="$cache/$cloud_pkg/boot/vmlinux-$cver"
 	[ -f "$vmlinux" ] || extract_vmlinux "$cache/$cloud_pkg/boot/vmlinuz-$cver" "$vmlinux"
+	local l1_vmlinux="$cache/$generic_pkg/boot/vmlinux-$gver"
+	[ -f "$l1_vmlinux" ] || extract_vmlinux "$cache/$generic_pkg/boot/vmlinuz-$gver" "$l1_vmlinux"
 
 	cat >"$cache/lab.env.part" <<-EOF
 		LAB_GENERIC_PKG=$generic_pkg
 		LAB_CLOUD_PKG=$cloud_pkg
 		LAB_L1_KERNEL=$cache/$generic_pkg/boot/vmlinuz-$gver
+		LAB_L1_VMLINUX=$l1_vmlinux
 		LAB_L1_TREE=$cache/$generic_pkg
 		LAB_L1_KVER=$gver
 		LAB_L2_KERNEL=$cache/$cloud_pkg/boot/vmlinuz-$cver

@@ -9,7 +9,8 @@
 # Usage: run-lab.sh [BOOT...]     (default: every boot in BOOTS below)
 # Environment: ALIOTH_BIN (else newest build*/alioth, built with meson if none),
 #   ALIOTH_LAB_CACHE (downloads), ALIOTH_LAB_OUT (images and serial log; default
-#   $ALIOTH_LAB_CACHE/run), ALIOTH_LAB_TIMEOUT (whole QEMU run, seconds; default 240).
+#   $ALIOTH_LAB_CACHE/run), ALIOTH_LAB_TIMEOUT (whole QEMU run, seconds; default 240),
+#   ALIOTH_LAB_BOOT_TIMEOUT (one alioth run inside L1, seconds; default 60).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,7 +73,7 @@ l2_cmdline() {   # END INPUT
 write_plan() {   # FILE BOOT-ENTRY...
 	local file=$1 entry name cpus mib kind end input kernel_args feed
 	shift
-	: >"$file"
+	echo "LAB_TIMEOUT=${ALIOTH_LAB_BOOT_TIMEOUT:-60}" >"$file"
 	for entry in "$@"; do
 		read -r name cpus mib kind end input <<<"$entry"
 		if [ "$kind" = pvh ]; then kernel_args="--pvh /lab/vmlinux"; else kernel_args="-k /lab/vmlinuz"; fi

@@ -74,19 +74,21 @@ static int set_msrs(struct kvm_vcpu *v)
 		/* With MTRRs off, guest memory would be uncacheable for the guest. */
 		{ MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WRITEBACK },
 	};
-	struct {
+	/* kvm_msrs ends in a flexible array: build it in an aligned buffer. */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[ARRAY_SIZE(init)];
-	} msrs;
-	memset(&msrs, 0, sizeof(msrs));
+		uint8_t bytes[sizeof(struct kvm_msrs) + ARRAY_SIZE(init) * sizeof(struct kvm_msr_entry)];
+	} buf;
+	memset(&buf, 0, sizeof(buf));
+	struct kvm_msrs *msrs = &buf.hdr;
 	for (size_t i = 0; i < ARRAY_SIZE(init); i++) {
-		msrs.e[i].index = init[i].index;
-		msrs.e[i].data = init[i].data;
+		msrs->entries[i].index = init[i].index;
+		msrs->entries[i].data = init[i].data;
 	}
-	msrs.hdr.nmsrs = ARRAY_SIZE(init);
-	int n = ioctl(v->fd, KVM_SET_MSRS, &msrs);
+	msrs->nmsrs = ARRAY_SIZE(init);
+	int n = ioctl(v->fd, KVM_SET_MSRS, msrs);
 	if (n < 0)
-		return vcpu_ioctl(v, KVM_SET_MSRS, &msrs, "KVM_SET_MSRS");
+		return vcpu_ioctl(v, KVM_SET_MSRS, msrs, "KVM_SET_MSRS");
 	if (n < (int)ARRAY_SIZE(init))
 		log_debug("kvm: vCPU %u: MSR %#x not accepted; continuing", v->id, init[n].index);
 	return 0;
