@@ -205,7 +205,6 @@ void acpi_poweroff(const struct acpi_info *ai)
 		kprintf("FAIL poweroff: FADT has no sleep register\n");
 		return;
 	}
-	for (volatile int i = 0; i < 10000000; i++)
-		cpu_relax();
+	spin_cycles(5000000000ULL);
 	kprintf("FAIL poweroff: still running after the S5 write\n");
 }

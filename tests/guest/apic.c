@@ -66,22 +66,6 @@ static void send_ipi(uint32_t dest, uint32_t icr)
 		cpu_relax();
 }
 
-static uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
-}
-
-/* Delays in TSC cycles: no calibrated timer is needed, the intervals only
- * have to be long enough at any plausible TSC rate (>= 1 GHz). */
-static void spin_cycles(uint64_t n)
-{
-	uint64_t t0 = rdtsc();
-
-	while (rdtsc() - t0 < n)
-		cpu_relax();
-}
 
 static void ap_main(uint64_t index)
 {

@@ -38,5 +38,20 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+/* Delays in TSC cycles: no calibrated timer is needed, the intervals only
+ * have to be long enough at any plausible TSC rate (>= 1 GHz). */
+static inline void spin_cycles(uint64_t n)
+{
+	uint64_t t0 = rdtsc();
+
+	while (rdtsc() - t0 < n)
+		cpu_relax();
+}
 
 #endif

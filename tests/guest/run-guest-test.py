@@ -62,7 +62,7 @@ class Plan:
         words = ["console=ttyS0", f"test={args.check}", f"ncpus={args.cpus}",
                  f"expect_mem={parse_size(args.memory)}"]
         if args.check == "initrd":
-            data = os.urandom(random.randint(64 << 10, 256 << 10))
+            data = os.urandom(random.randint(16 << 10, 64 << 10))
             self.initramfs = os.path.join(tmpdir, "initramfs.bin")
             with open(self.initramfs, "wb") as f:
                 f.write(data)

@@ -108,3 +108,28 @@ lab_qemu_l1() {   # L1_INITRAMFS L1_CMDLINE [extra qemu args...]
 		-serial stdio -kernel "$LAB_L1_VMLINUX" -initrd "$initramfs"
 		-append "console=ttyS0 panic=-1 quiet $cmdline" "$@")
 }
+
+# Runs CMD with its stdin on a FIFO and copies its output (stdout+stderr, CRs
+# dropped) to ours; writes INPUT into the FIFO once the guest prints a line with
+# READY_WORD, so that nothing reaches the guest's UART before a reader is there.
+# Returns CMD's exit status. The host-side twin of lab_boot in l1-init.sh.
+lab_run_fed() {   # INPUT READY_WORD CMD...
+	local input=$1 ready=$2 fifo status_file fd status
+	shift 2
+	fifo=$(mktemp -u)
+	status_file=$(mktemp)
+	mkfifo "$fifo"
+	exec {fd}<>"$fifo"   # read-write: never blocks, and the reader sees no EOF
+	{
+		"$@" <&"$fd" {fd}<&- 2>&1
+		echo $? >"$status_file"
+	} | while IFS= read -r line; do
+		line=${line%$'\r'}
+		printf '%s\n' "$line"
+		[[ $line == *"$ready"* ]] && cat "$input" >&"$fd"
+	done
+	exec {fd}<&-
+	status=$(cat "$status_file")
+	rm -f "$fifo" "$status_file"
+	return "${status:-1}"
+}
