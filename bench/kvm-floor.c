@@ -5,8 +5,12 @@
  * register) and exits. Flags add, one by one, what a real VMM also does,
  * so that each step's price can be read from the benchmark:
  *   --irqchip   KVM_CREATE_IRQCHIP       --pit     KVM_CREATE_PIT2
+ *   --split-irqchip  KVM_CAP_SPLIT_IRQCHIP (only the LAPIC in the kernel;
+ *               what Rust Alioth does)
  *   --thread    run the vCPU on its own thread (alioth's layout)
- *   --close     close the vCPU and VM fds before exiting
+ *   --memory-first  register guest RAM before creating the irqchip/PIT
+ *   --close     tear the VM down (munmap kvm_run, close fds) before exiting,
+ *               so that --phases shows what the teardown costs
  *   --phases    print per-phase microseconds on stderr */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,12 +27,13 @@
 
 struct opts {
 	uint64_t mem_size;
-	int irqchip, pit, thread, close_fds, phases;
+	int irqchip, split_irqchip, pit, thread, close_fds, phases, memory_first;
 };
 
 struct vm {
 	int kvm, vm, vcpu;
 	struct kvm_run *run;
+	size_t run_size;
 	int exit_port;
 };
 
@@ -71,13 +76,15 @@ static struct opts parse_opts(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--irqchip")) o.irqchip = 1;
 		else if (!strcmp(argv[i], "--pit")) o.pit = 1;
+		else if (!strcmp(argv[i], "--split-irqchip")) o.split_irqchip = 1;
 		else if (!strcmp(argv[i], "--thread")) o.thread = 1;
 		else if (!strcmp(argv[i], "--close")) o.close_fds = 1;
+		else if (!strcmp(argv[i], "--memory-first")) o.memory_first = 1;
 		else if (!strcmp(argv[i], "--phases")) o.phases = 1;
 		else if (!strcmp(argv[i], "--memory") && i + 1 < argc) o.mem_size = parse_size(argv[++i]);
 		else {
-			fprintf(stderr, "usage: kvm-floor [--memory SIZE] [--irqchip] [--pit] "
-				"[--thread] [--close] [--phases]\n");
+			fprintf(stderr, "usage: kvm-floor [--memory SIZE] [--irqchip | --split-irqchip] [--pit] "
+				"[--thread] [--memory-first] [--close] [--phases]\n");
 			exit(2);
 		}
 	}
@@ -93,8 +100,15 @@ static void create_vm(struct vm *v, const struct opts *o, double *t)
 	if (v->vm < 0)
 		die("KVM_CREATE_VM");
 	phase(o, "create_vm", t);
+}
+
+static void add_devices(struct vm *v, const struct opts *o, double *t)
+{
 	if (o->irqchip && ioctl(v->vm, KVM_CREATE_IRQCHIP, 0) < 0)
 		die("KVM_CREATE_IRQCHIP");
+	struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
+	if (o->split_irqchip && ioctl(v->vm, KVM_ENABLE_CAP, &split) < 0)
+		die("KVM_CAP_SPLIT_IRQCHIP");
 	phase(o, "irqchip", t);
 	struct kvm_pit_config pit = { 0 };
 	if (o->pit && ioctl(v->vm, KVM_CREATE_PIT2, &pit) < 0)
@@ -125,8 +139,8 @@ static void create_vcpu(struct vm *v, const struct opts *o, double *t)
 	v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0);
 	if (v->vcpu < 0)
 		die("KVM_CREATE_VCPU");
-	int size = ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	v->run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
+	v->run_size = (size_t)ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
 	if (v->run == MAP_FAILED)
 		die("mmap kvm_run");
 	struct kvm_sregs sregs;
@@ -165,7 +179,13 @@ int main(int argc, char **argv)
 	double t = now_us();
 
 	create_vm(&v, &o, &t);
-	add_memory(&v, &o, &t);
+	if (o.memory_first) {
+		add_memory(&v, &o, &t);
+		add_devices(&v, &o, &t);
+	} else {
+		add_devices(&v, &o, &t);
+		add_memory(&v, &o, &t);
+	}
 	create_vcpu(&v, &o, &t);
 	if (o.thread) {
 		pthread_t th;
@@ -180,6 +200,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (o.close_fds) {
+		munmap(v.run, v.run_size);
 		close(v.vcpu);
 		close(v.vm);
 		close(v.kvm);

@@ -168,6 +168,8 @@ int vcpu_threads_start(struct machine *m)
 void vcpu_threads_stop(struct machine *m)
 {
 	atomic_store(&m->stopping, true);
+	if (!m->vcpus)
+		return; /* setup failed before the vCPUs existed */
 	for (unsigned i = 0; i < m->nr_vcpus; i++) {
 		struct vcpu_thread *t = &m->vcpus[i];
 		if (!t->running)

@@ -469,6 +469,16 @@ static int finish_cpu(struct boot_state *st, const struct scan *sc)
 	return 0;
 }
 
+/* The x86 board puts its boot structures and kernel at 16 MiB. */
+#define MIN_MEMORY_SIZE (16 * MiB)
+
+static int check_memory_size(struct boot_state *st, const char *flag, uint64_t size)
+{
+	if (size < MIN_MEMORY_SIZE)
+		return usage(st, flag, "size must be at least 16M");
+	return 0;
+}
+
 static int finish_memory(struct boot_state *st, const struct scan *sc)
 {
 	bool memory = sc->given[flag_index("memory")];
@@ -477,10 +487,12 @@ static int finish_memory(struct boot_state *st, const struct scan *sc)
 	if (memory && sc->given[mem_size_idx])
 		return usage(st, "mem-size", "cannot be combined with --memory");
 	if (memory)
-		return 0;
+		return check_memory_size(st, "memory", st->cfg->mem.size);
 	/* Without --memory, Alioth backs guest memory with a memfd. */
 	st->cfg->mem.size = st->mem_size;
 	st->cfg->mem.backend = MEM_BACKEND_MEMFD;
+	if (check_memory_size(st, "mem-size", st->mem_size))
+		return EXIT_USAGE;
 	if (sc->given[mem_size_idx]) {
 		for (size_t i = 0; i < sc->count; i++)
 			if (sc->occ[i].flag == &boot_flags[mem_size_idx])

@@ -26,6 +26,7 @@ extern const char tramp_start[], tramp_end[], tramp_cr3[], tramp_stack[], tramp_
 
 static volatile uint32_t ap_id[SMP_MAX_CPUS];
 static volatile int ap_alive[SMP_MAX_CPUS];
+static int tramp_x2apic; /* APs follow the BSP into x2APIC mode */
 static uint8_t ap_stacks[SMP_MAX_CPUS][AP_STACK_SIZE] __attribute__((aligned(16)));
 
 static volatile uint32_t *xapic_reg(unsigned off)
@@ -37,6 +38,11 @@ static volatile uint32_t *xapic_reg(unsigned off)
 int apic_x2apic_enabled(void)
 {
 	return (rdmsr(MSR_APIC_BASE) & APIC_BASE_EXTD) != 0;
+}
+
+void apic_enable_x2apic(void)
+{
+	wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_EN | APIC_BASE_EXTD);
 }
 
 uint32_t apic_self_id(void)
@@ -70,6 +76,8 @@ static void send_ipi(uint32_t dest, uint32_t icr)
 static void ap_main(uint64_t index)
 {
 	trap_load_idt();
+	if (tramp_x2apic)
+		apic_enable_x2apic();
 	ap_id[index] = apic_self_id();
 	__asm__ volatile("" ::: "memory");
 	ap_alive[index] = 1;
@@ -102,6 +110,7 @@ void smp_start_aps(const uint32_t *ids, unsigned n, struct smp_result *res)
 	memcpy((void *)TRAMP_BASE, tramp_start, (size_t)(tramp_end - tramp_start));
 	tramp_set(tramp_cr3, paging_cr3(), 4);
 	tramp_set(tramp_entry, (uint64_t)(uintptr_t)ap_main, 8);
+	tramp_x2apic = apic_x2apic_enabled();
 	apic_software_enable();
 	kprintf("smp: BSP apic id %u, %s mode\n", self, apic_x2apic_enabled() ? "x2apic" : "xapic");
 	res->reported_id[0] = self;

@@ -10,6 +10,8 @@
 
 uint32_t apic_self_id(void);
 int apic_x2apic_enabled(void);
+/* Switches the calling CPU's LAPIC to x2APIC mode (the CPU must support it). */
+void apic_enable_x2apic(void);
 
 struct smp_result {
 	unsigned nr_started;            /* APs that reached C code */

@@ -144,6 +144,13 @@ static int check_smp(const struct ctx *c)
 		return fail("smp", "no usable MADT");
 	if (!cmdline_get_u64(c->bi.cmdline, "ncpus", &ncpus))
 		return fail("smp", "no ncpus= on the command line");
+	if (cmdline_has_word(c->bi.cmdline, "apic", "x2apic")) {
+		/* CPUID cannot be trusted under PVM (host values): just try */
+		kprintf("smp: switching to x2APIC mode\n");
+		apic_enable_x2apic();
+		if (!apic_x2apic_enabled())
+			return fail("smp", "x2APIC mode did not stick in IA32_APIC_BASE");
+	}
 	if (!id_in(apic_self_id(), ai->apic_ids, ai->nr_cpus))
 		return fail("smp", "the BSP's APIC ID is not in the MADT");
 	smp_start_aps(ai->apic_ids, ai->nr_cpus, &res);

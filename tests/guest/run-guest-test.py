@@ -71,6 +71,8 @@ class Plan:
             pad = random_text(args.pad)
             words += [f"pad={pad}", f"padlen={len(pad)}",
                       f"padcrc=0x{zlib.crc32(pad.encode()):08x}"]
+        if args.x2apic:
+            words.append("apic=x2apic")
         if args.check == "serial":
             self.stdin_line = "echo-" + random_text(24)
             words.append(f"echo_crc=0x{zlib.crc32(self.stdin_line.encode()):08x}")
@@ -158,6 +160,7 @@ def main():
     ap.add_argument("--memory", default="1G")
     ap.add_argument("--cpus", type=int, default=1)
     ap.add_argument("--pad", type=int, default=1000, help="cmdline check: pad length")
+    ap.add_argument("--x2apic", action="store_true", help="smp check: switch to x2APIC mode first")
     ap.add_argument("--timeout", type=float, default=90)
     ap.add_argument("--qemu", action="store_true", help="run under QEMU TCG instead of alioth")
     ap.add_argument("--qemu-machine", default="microvm", choices=["microvm", "pc"],

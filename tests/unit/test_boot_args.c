@@ -178,6 +178,17 @@ static void test_topology_errors(void **state)
 	assert_usage("alioth: --cpu: topology.sockets: '256' is out of range (max 255)");
 }
 
+static void test_memory_too_small(void **state)
+{
+	(void)state;
+	BOOT("-k", "k", "--memory", "size=8M");
+	assert_usage("alioth: --memory: size must be at least 16M");
+	BOOT("-k", "k", "--mem-size", "1k");
+	assert_usage("alioth: --mem-size: size must be at least 16M");
+	BOOT("-k", "k", "--memory", "size=16M");
+	assert_int_equal(res.ret, 0);
+}
+
 static void test_deprecated_flags(void **state)
 {
 	(void)state;
@@ -385,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_short_and_alias_spellings),
 		cmocka_unit_test(test_topology_derivation),
 		cmocka_unit_test(test_topology_errors),
+		cmocka_unit_test(test_memory_too_small),
 		cmocka_unit_test(test_deprecated_flags),
 		cmocka_unit_test(test_unsupported_flags),
 		cmocka_unit_test(test_payload_rules),
