@@ -108,12 +108,21 @@ def configurations(args, tools, qemu_cpu):
     confs = [
         ("true", ["/bin/true"], 0),
         ("kvm-floor", [tools["kvm_floor"], "--memory", m], 0),
-        ("kvm-floor+irqchip+pit+thread", [tools["kvm_floor"], "--memory", m, "--irqchip",
-                                          "--pit", "--thread"], 0),
         ("alioth", alioth + ["-m", f"size={m}"], 0),
         ("alioth -p count=2", alioth + ["-m", f"size={m}", "-p", "count=2"], 0),
         ("alioth -m size=4G", alioth + ["-m", "size=4G"], 0),
     ]
+    if args.breakdown:
+        # the bare program gaining, step by step, the kernel objects alioth creates
+        floor = [tools["kvm_floor"], "--memory", m]
+        confs[2:2] = [
+            ("kvm-floor +split-irqchip", floor + ["--split-irqchip"], 0),
+            ("kvm-floor +irqchip", floor + ["--irqchip"], 0),
+            ("kvm-floor +irqchip+pit", floor + ["--irqchip", "--pit"], 0),
+            ("kvm-floor +irqchip+pit+thread", floor + ["--irqchip", "--pit", "--thread"], 0),
+            ("kvm-floor +irqchip+pit+thread, memory first",
+             floor + ["--irqchip", "--pit", "--thread", "--memory-first"], 0),
+        ]
     if qemu_cpu:
         confs += [
             ("qemu-microvm", qemu_argv(args.qemu, qemu_cpu, g, m, False), 0),
@@ -161,12 +170,13 @@ def host_facts(args, qemu_cpu):
     return {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "kernel": platform.release(), "cpu": model, "ncpus": os.cpu_count(),
             "kvm": "PVM (kvm_pvm loaded, no vmx/svm)" if pvm else "hardware KVM",
-            "qemu": qver, "qemu_cpu": qemu_cpu}
+            "qemu": qver, "qemu_cpu": qemu_cpu, "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg())}
 
 
 def report(facts, results, confs, rejected, args):
     print(f"# boot-time benchmark, {facts['date']}")
-    print(f"host: kernel {facts['kernel']}, {facts['cpu']} x{facts['ncpus']}, /dev/kvm: {facts['kvm']}")
+    print(f"host: kernel {facts['kernel']}, {facts['cpu']} x{facts['ncpus']}, /dev/kvm: {facts['kvm']}, "
+          f"load average at the end {facts['loadavg']}")
     if facts["qemu"]:
         print(f"qemu: {facts['qemu']}, -cpu {facts['qemu_cpu'] or '(none runs)'}")
     for cpu, why in rejected.items():
@@ -188,9 +198,12 @@ def report(facts, results, confs, rejected, args):
         theirs = results.get(name, {}).get("summary")
         base = results.get("alioth project-guest" if "project" in name else "alioth", {}).get("summary")
         if theirs and base:
-            print(f"ratio of medians, {name} / alioth: {theirs['median'] / base['median']:.2f}x "
-                  f"(RSS peak {theirs['rss_peak'] / base['rss_peak']:.1f}x)")
-    if not any(n.startswith("qemu") for n, _, _ in confs):
+            print(f"ratio {name} / alioth: medians {theirs['median'] / base['median']:.2f}x, "
+                  f"minimums {theirs['min'] / base['min']:.2f}x, "
+                  f"RSS peak {theirs['rss_peak'] / base['rss_peak']:.1f}x")
+    if args.no_qemu:
+        print("QEMU column: skipped (--no-qemu)")
+    elif not any(n.startswith("qemu") for n, _, _ in confs):
         print("QEMU column: NOT RUNNABLE HERE (see the rejected -cpu models above)")
     if ours:
         t_ok = ours["median"] < AIM_MS
@@ -214,6 +227,8 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--memory", default="256M", help="guest RAM (default 256M)")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also run the bare KVM program with alioth's kernel objects added one by one")
     ap.add_argument("--project-guest", help="also boot this tests/guest guest.elf with test=poweroff")
     ap.add_argument("--workdir", help="where tools are built and logs kept (default: a temp dir)")
     ap.add_argument("--json", help="write raw samples and summaries here")

@@ -11,6 +11,8 @@
  *   --memory-first  register guest RAM before creating the irqchip/PIT
  *   --close     tear the VM down (munmap kvm_run, close fds) before exiting,
  *               so that --phases shows what the teardown costs
+ *   --exits N   first make N port-I/O exits (out to port 0x80), to price
+ *               one round trip guest -> KVM -> this program -> guest
  *   --phases    print per-phase microseconds on stderr */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,7 @@
 
 struct opts {
 	uint64_t mem_size;
+	unsigned exits;
 	int irqchip, split_irqchip, pit, thread, close_fds, phases, memory_first;
 };
 
@@ -81,10 +84,12 @@ static struct opts parse_opts(int argc, char **argv)
 		else if (!strcmp(argv[i], "--close")) o.close_fds = 1;
 		else if (!strcmp(argv[i], "--memory-first")) o.memory_first = 1;
 		else if (!strcmp(argv[i], "--phases")) o.phases = 1;
+		else if (!strcmp(argv[i], "--exits") && i + 1 < argc && atoi(argv[i + 1]) < 65536)
+			o.exits = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--memory") && i + 1 < argc) o.mem_size = parse_size(argv[++i]);
 		else {
 			fprintf(stderr, "usage: kvm-floor [--memory SIZE] [--irqchip | --split-irqchip] [--pit] "
-				"[--thread] [--memory-first] [--close] [--phases]\n");
+				"[--thread] [--memory-first] [--exits N] [--close] [--phases]\n");
 			exit(2);
 		}
 	}
@@ -120,11 +125,15 @@ static void add_memory(struct vm *v, const struct opts *o, double *t)
 {
 	/* real mode at 0x1000: mov al,0x34; mov dx,0x600; out dx,al; hlt */
 	static const uint8_t code[] = { 0xb0, 0x34, 0xba, 0x00, 0x06, 0xee, 0xf4 };
+	/* before it, with --exits: mov cx,N; 1: out 0x80,al; loop 1b */
+	uint8_t loop[] = { 0xb9, (uint8_t)o->exits, (uint8_t)(o->exits >> 8), 0xe6, 0x80, 0xe2, 0xfc };
+	size_t at = o->exits ? sizeof(loop) : 0;
 	uint8_t *mem = mmap(NULL, o->mem_size, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		die("mmap guest memory");
-	memcpy(mem + 0x1000, code, sizeof(code));
+	memcpy(mem + 0x1000, loop, at);
+	memcpy(mem + 0x1000 + at, code, sizeof(code));
 	struct kvm_userspace_memory_region r = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = o->mem_size,
 		.userspace_addr = (uintptr_t)mem,
@@ -161,7 +170,8 @@ static void *run_vcpu(void *arg)
 	for (;;) {
 		if (ioctl(v->vcpu, KVM_RUN, 0) < 0 && errno != EINTR)
 			die("KVM_RUN");
-		if (v->run->exit_reason == KVM_EXIT_IO && v->run->io.direction == KVM_EXIT_IO_OUT) {
+		if (v->run->exit_reason == KVM_EXIT_IO && v->run->io.direction == KVM_EXIT_IO_OUT &&
+		    v->run->io.port != 0x80) {
 			v->exit_port = v->run->io.port;
 			return NULL;
 		}

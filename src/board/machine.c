@@ -30,6 +30,8 @@ void machine_request_stop(struct machine *m, int exit_status, const char *why)
 	if (first) {
 		m->stop_requested = true;
 		m->exit_status = exit_status;
+		/* The requesting vCPU must not run the guest any further. */
+		atomic_store(&m->stopping, true);
 	}
 	pthread_mutex_unlock(&m->stop_lock);
 	if (!first)

@@ -7,6 +7,7 @@
 
 #include "cli/boot_args.h"
 #include "cli/version.h"
+#include "img/img_cli.h"
 #include "util/exit_status.h"
 #include "util/log.h"
 
@@ -38,7 +39,7 @@ void cli_help(FILE *out)
 	      "Commands:\n"
 	      "  boot  Create and boot a virtual machine. [alias: run]\n"
 	      "  vu    Start a vhost-user backend device. (not supported yet)\n"
-	      "  img   Manipulate disk images. (not supported yet)\n"
+	      "  img   Manipulate disk images.\n"
 	      "  help  Print this message or the help of the given subcommand(s)\n"
 	      "\n"
 	      "Options:\n"
@@ -183,7 +184,7 @@ static bool is_boot(const char *cmd)
 
 static bool is_unbuilt(const char *cmd)
 {
-	return !strcmp(cmd, "vu") || !strcmp(cmd, "img");
+	return !strcmp(cmd, "vu");
 }
 
 static int run_help(int argc, char **argv, FILE *out, FILE *err)
@@ -196,6 +197,8 @@ static int run_help(int argc, char **argv, FILE *out, FILE *err)
 		boot_args_help(out);
 		return EXIT_POWEROFF;
 	}
+	if (!strcmp(argv[1], "img"))
+		return img_help_main(argc - 1, argv + 1, out, err);
 	if (is_unbuilt(argv[1]))
 		return usage(err, "'%s' is not supported yet", argv[1]);
 	return usage(err, "unrecognized subcommand '%s'", argv[1]);
@@ -223,6 +226,8 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, cli_run_fn run)
 		return run_boot(argc, argv, out, err, run);
 	if (!strcmp(argv[0], "help"))
 		return run_help(argc, argv, out, err);
+	if (!strcmp(argv[0], "img"))
+		return img_main(argc, argv, out, err);
 	if (is_unbuilt(argv[0]))
 		return usage(err, "'%s' is not supported yet", argv[0]);
 	return usage(err, "unrecognized subcommand '%s'", argv[0]);

@@ -53,6 +53,8 @@ struct cmos {
 	uint8_t index;
 	uint8_t ram[128];   /* NVRAM; also holds A and B */
 	int64_t offset_ns;  /* guest time minus host time */
+	int64_t (*realtime_ns)(void *ctx);
+	void *clock_ctx;
 };
 
 static uint8_t to_bcd(unsigned v)
@@ -65,16 +67,23 @@ static unsigned from_bcd(uint8_t v)
 	return (v >> 4) * 10 + (v & 0x0F);
 }
 
-static int64_t host_ns(void)
+static int64_t host_realtime_ns(void *ctx)
 {
 	struct timespec ts;
+
+	(void)ctx;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static int64_t host_ns(const struct cmos *c)
+{
+	return c->realtime_ns(c->clock_ctx);
+}
+
 static int64_t guest_ns(const struct cmos *c)
 {
-	return host_ns() + c->offset_ns;
+	return host_ns(c) + c->offset_ns;
 }
 
 static struct tm guest_tm(const struct cmos *c)
@@ -147,7 +156,7 @@ static uint8_t read_time_reg(const struct cmos *c, uint8_t reg)
 /* The guest sets one field: keep the others, move the offset. */
 static void write_time_reg(struct cmos *c, uint8_t reg, uint8_t val)
 {
-	int64_t now = host_ns();
+	int64_t now = host_ns(c);
 	time_t sec = (now + c->offset_ns) / 1000000000;
 	int64_t frac = (now + c->offset_ns) % 1000000000;
 	struct tm tm;
@@ -303,10 +312,19 @@ struct cmos *cmos_create(uint64_t low_ram, uint64_t high_ram)
 		free(c);
 		return NULL;
 	}
+	c->realtime_ns = host_realtime_ns;
 	c->ram[RTC_REG_A] = REG_A_DEFAULT;
 	c->ram[RTC_REG_B] = REG_B_DEFAULT;
 	fill_memory_size(c->ram, low_ram, high_ram);
 	return c;
+}
+
+void cmos_set_clock(struct cmos *c, int64_t (*realtime_ns)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&c->lock);
+	c->realtime_ns = realtime_ns;
+	c->clock_ctx = ctx;
+	pthread_mutex_unlock(&c->lock);
 }
 
 void cmos_destroy(struct cmos *c)

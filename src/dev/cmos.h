@@ -20,4 +20,7 @@ extern const struct io_ops cmos_io_ops;
 struct cmos *cmos_create(uint64_t low_ram, uint64_t high_ram);
 void cmos_destroy(struct cmos *c);
 
+/* Replaces the host clock (CLOCK_REALTIME, ns since the epoch), for tests. */
+void cmos_set_clock(struct cmos *c, int64_t (*realtime_ns)(void *ctx), void *ctx);
+
 #endif

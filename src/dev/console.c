@@ -186,10 +186,11 @@ static bool wait_readable(struct console *c, int fd)
 	}
 }
 
-/* Reads one chunk of stdin into buf: returns the bytes for the guest
- * (possibly 0, when the chunk held only escapes), or -1 at the end of input. */
-static ssize_t read_input(struct console *c, struct console_escape *esc, uint8_t *buf,
-			  size_t cap)
+/* Reads one chunk of stdin into buf and returns the bytes meant for the
+ * guest (possibly 0: the chunk held only escapes). *end is set at the end
+ * of input, and after Ctrl-A x (the bytes before it still count). */
+static size_t read_input(struct console *c, struct console_escape *esc, uint8_t *buf,
+			 size_t cap, bool *end)
 {
 	uint8_t raw[256];
 	unsigned actions = 0;
@@ -201,8 +202,10 @@ static ssize_t read_input(struct console *c, struct console_escape *esc, uint8_t
 		return 0;
 	if (r < 0)
 		log_warn("console: reading stdin: %s", strerror(errno));
-	if (r <= 0)
-		return -1;
+	if (r <= 0) {
+		*end = true;
+		return 0;
+	}
 	if (!c->escapes) {
 		memcpy(buf, raw, r);
 		return r;
@@ -212,7 +215,7 @@ static ssize_t read_input(struct console *c, struct console_escape *esc, uint8_t
 		print_help();
 	if (actions & CONSOLE_ESC_QUIT) {
 		vm_event_request(&c->events, VM_EVENT_QUIT);
-		return -1;
+		*end = true;
 	}
 	return n;
 }
@@ -239,18 +242,17 @@ static void *input_thread(void *arg)
 	struct console *c = arg;
 	struct console_escape esc = { 0 };
 	uint8_t buf[256];
+	bool end = false;
 
-	while (wait_readable(c, c->in_fd)) {
-		ssize_t n = read_input(c, &esc, buf, sizeof(buf));
+	while (!end && wait_readable(c, c->in_fd)) {
+		size_t n = read_input(c, &esc, buf, sizeof(buf), &end);
 
-		if (n < 0) {
-			/* End of input is not an error: the guest just gets no more. */
-			wait_readable(c, -1);
-			break;
-		}
 		if (!deliver(c, buf, n))
-			break;
+			return NULL;
 	}
+	/* End of input is not an error: the guest just gets no more. */
+	if (end)
+		wait_readable(c, -1);
 	return NULL;
 }
 

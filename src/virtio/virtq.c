@@ -303,7 +303,6 @@ static int pop_packed(struct virtq *q, struct virtq_chain *c)
 {
 	uint16_t pos = q->last_avail;
 	bool wrap = q->avail_wrap;
-	chain_clear(c);
 	struct walk w = { .q = q, .c = c, .budget = q->size };
 	for (uint16_t n = 0;; n++) {
 		if (n == q->size)
@@ -317,6 +316,8 @@ static int pop_packed(struct virtq *q, struct virtq_chain *c)
 				return 0;
 			return fail(q, "chain runs into a descriptor that is not available");
 		}
+		if (n == 0)
+			chain_clear(c); /* only now: a pop returning 0 leaves *c alone */
 		if (flags & VIRTQ_DESC_F_INDIRECT) {
 			if (n > 0 || (flags & VIRTQ_DESC_F_NEXT))
 				return fail(q, "indirect descriptor inside a chain");

@@ -80,7 +80,8 @@ int virtq_configure(struct virtq *q, uint16_t size, uint64_t desc, uint64_t driv
 		    uint64_t device, uint64_t features);
 
 /* Takes the next available chain into *c. Returns 1 when a chain was taken,
- * 0 when none is available (or the queue is not ready), -1 when the driver
+ * 0 when none is available (or the queue is not ready; *c is then left
+ * untouched), -1 when the driver
  * published something malformed. -1 makes the queue broken for good (until
  * reset): later pops return -1 and pushes do nothing; the device must then
  * set VIRTIO_STATUS_NEEDS_RESET and raise a configuration interrupt.

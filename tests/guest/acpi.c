@@ -5,6 +5,9 @@
 #define SDT_HEADER_LEN 36
 #define FADT_FLAGS     112
 #define FADT_HW_REDUCED (1u << 20)
+#define FADT_RESET_SUP (1u << 10)
+#define FADT_RESET_REG 116
+#define FADT_RESET_VALUE 128
 #define FADT_SLEEP_CTL 244
 #define MADT_LAPIC     0
 #define MADT_X2APIC    9
@@ -128,6 +131,11 @@ static void parse_fadt(struct acpi_info *ai, const uint8_t *t, uint32_t len)
 	ai->hw_reduced = len >= 116 && (rd32(t + FADT_FLAGS) & FADT_HW_REDUCED);
 	if (len >= FADT_SLEEP_CTL + 12)
 		memcpy(&ai->sleep_control, t + FADT_SLEEP_CTL, sizeof(ai->sleep_control));
+	if (len > FADT_RESET_VALUE) {
+		ai->reset_supported = !!(rd32(t + FADT_FLAGS) & FADT_RESET_SUP);
+		memcpy(&ai->reset_reg, t + FADT_RESET_REG, sizeof(ai->reset_reg));
+		ai->reset_value = t[FADT_RESET_VALUE];
+	}
 	if (dsdt) {
 		uint32_t dlen = check_table(ai, dsdt);
 		if (dlen && !memcmp(phys(dsdt), "DSDT", 4))
@@ -178,7 +186,9 @@ const char *acpi_scan(uint64_t hint, struct acpi_info *ai)
 	return NULL;
 }
 
-static void sleep_ctl_write(const struct acpi_gas *g, uint8_t v)
+/* Byte write to a GAS in system I/O or memory space (the only two our
+ * VMM and QEMU use for these registers). */
+static void gas_write8(const struct acpi_gas *g, uint8_t v)
 {
 	if (g->space_id == GAS_IO)
 		outb((uint16_t)g->address, v);
@@ -196,7 +206,7 @@ void acpi_poweroff(const struct acpi_info *ai)
 		kprintf("POWEROFF sleep_control %s 0x%lx value 0x%x\n",
 			ai->sleep_control.space_id == GAS_IO ? "io" : "mmio",
 			ai->sleep_control.address, v);
-		sleep_ctl_write(&ai->sleep_control, v);
+		gas_write8(&ai->sleep_control, v);
 	} else if (ai->pm1a_cnt) {
 		uint16_t v = (uint16_t)(((typ & 7) << 10) | SLP_EN_PM1);
 		kprintf("POWEROFF pm1a_cnt io 0x%x value 0x%x\n", ai->pm1a_cnt, v);
@@ -207,4 +217,25 @@ void acpi_poweroff(const struct acpi_info *ai)
 	}
 	spin_cycles(5000000000ULL);
 	kprintf("FAIL poweroff: still running after the S5 write\n");
+}
+
+void acpi_reset(const struct acpi_info *ai)
+{
+	const struct acpi_gas *g = &ai->reset_reg;
+
+	if (!ai->reset_supported || !g->address) {
+		kprintf("FAIL reset-acpi: FADT has no reset register (flag RESET_REG_SUP %d)\n",
+			ai->reset_supported);
+		return;
+	}
+	if (g->space_id != GAS_IO && g->space_id != GAS_MEMORY) {
+		kprintf("FAIL reset-acpi: reset register in address space %u, not I/O or memory\n",
+			g->space_id);
+		return;
+	}
+	kprintf("RESET acpi %s 0x%lx value 0x%x\n", g->space_id == GAS_IO ? "io" : "mmio",
+		g->address, ai->reset_value);
+	gas_write8(g, ai->reset_value);
+	spin_cycles(5000000000ULL);
+	kprintf("FAIL reset-acpi: still running after the reset register write\n");
 }

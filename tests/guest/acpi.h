@@ -27,6 +27,9 @@ struct acpi_info {
 	uint32_t pm1a_cnt;               /* 0 if absent */
 	int s5_found;
 	uint8_t s5_type;
+	int reset_supported;            /* FADT flag RESET_REG_SUP */
+	struct acpi_gas reset_reg;      /* address 0 if absent */
+	uint8_t reset_value;
 };
 
 /* Fills *ai, printing one line per table; `hint` is the loader's RSDP
@@ -34,5 +37,8 @@ struct acpi_info {
 const char *acpi_scan(uint64_t hint, struct acpi_info *ai);
 /* Writes S5 to the sleep register; returns only if the VM is still alive. */
 void acpi_poweroff(const struct acpi_info *ai);
+/* Writes the FADT reset value to the reset register; returns (after a
+ * generous delay) only if the VM is still alive, or if there is none. */
+void acpi_reset(const struct acpi_info *ai);
 
 #endif

@@ -10,6 +10,9 @@
 #include "trap.h"
 
 #define MIB (1ULL << 20)
+#define I8042_CMD_PORT 0x64
+#define I8042_PULSE_RESET 0xFE
+#define FLOOD_PATTERN_LEN 64
 
 void kmain(unsigned kind, uint64_t ptr);
 
@@ -244,6 +247,75 @@ static int check_serial(const struct ctx *c)
 	return pass("serial");
 }
 
+/* The checks below end the VM some other way than by powering it off; the
+ * runner asserts the VMM's exit status. Returning means the VM outlived
+ * what should have ended it. */
+static int check_reset_acpi(const struct ctx *c)
+{
+	if (c->acpi_error)
+		return fail("reset-acpi", c->acpi_error);
+	acpi_reset(&c->ai);
+	return 0;
+}
+
+static int check_reset_i8042(const struct ctx *c)
+{
+	(void)c;
+	kprintf("RESET i8042 port 0x%x value 0x%x\n", I8042_CMD_PORT, I8042_PULSE_RESET);
+	outb(I8042_CMD_PORT, I8042_PULSE_RESET);
+	spin_cycles(5000000000ULL);
+	return fail("reset-i8042", "still running after the i8042 pulse-reset command");
+}
+
+static int check_triple_fault(const struct ctx *c)
+{
+	(void)c;
+	kprintf("TRIPLE-FAULT empty IDT, ud2\n");
+	trap_triple_fault();
+}
+
+static int check_hang(const struct ctx *c)
+{
+	(void)c;
+	kprintf("READY hang\n");
+	halt_forever();
+}
+
+/* Line n of the flood: "FLOOD nnnnnn " and 64 characters that depend on n,
+ * so a lost, repeated or reordered chunk changes some line. The runner
+ * builds the same lines. */
+static size_t flood_line(char *buf, uint32_t n)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	size_t len = 0;
+
+	memcpy(buf, "FLOOD ", 6);
+	len = 6;
+	for (uint32_t d = 100000, v = n % 1000000; d; d /= 10)
+		buf[len++] = (char)('0' + v / d % 10);
+	buf[len++] = ' ';
+	for (uint32_t i = 0; i < FLOOD_PATTERN_LEN; i++)
+		buf[len++] = alphabet[(n * 7 + i) % (sizeof(alphabet) - 1)];
+	buf[len++] = '\r';
+	buf[len++] = '\n';
+	return len;
+}
+
+static int check_flood(const struct ctx *c)
+{
+	char line[FLOOD_PATTERN_LEN + 32];
+	uint64_t lines;
+
+	if (!cmdline_get_u64(c->bi.cmdline, "flood_lines", &lines))
+		return fail("flood", "no flood_lines= on the command line");
+	serial_fifo_enable();
+	for (uint32_t n = 0; n < lines; n++)
+		serial_write_burst(line, flood_line(line, n));
+	kprintf("FLOOD END %lu\n", lines);
+	return pass("flood");
+}
+
 static const struct {
 	const char *name;
 	int (*run)(const struct ctx *c);
@@ -254,6 +326,11 @@ static const struct {
 	{ "cmdline", check_cmdline },
 	{ "initrd", check_initrd },
 	{ "serial", check_serial },
+	{ "flood", check_flood },
+	{ "reset-acpi", check_reset_acpi },
+	{ "reset-i8042", check_reset_i8042 },
+	{ "triple-fault", check_triple_fault },
+	{ "hang", check_hang },
 };
 
 static void run_checks(const struct ctx *c)

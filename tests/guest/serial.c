@@ -5,10 +5,13 @@
 
 #define COM1     0x3F8
 #define UART_IER 1
+#define UART_FCR 2
 #define UART_LCR 3
 #define UART_LSR 5
 #define LSR_DR   0x01
 #define LSR_THRE 0x20
+#define FCR_ENABLE_CLEAR 0x07 /* enable, clear RX and TX */
+#define TX_FIFO  16
 
 void serial_init(void)
 {
@@ -16,13 +19,18 @@ void serial_init(void)
 	outb(COM1 + UART_LCR, 0x03); /* 8N1, DLAB off */
 }
 
+static void wait_thre(void)
+{
+	/* bounded: a UART that never sets THRE must not hang the guest */
+	for (int i = 0; i < 1000000 && !(inb(COM1 + UART_LSR) & LSR_THRE); i++)
+		cpu_relax();
+}
+
 void serial_putc(char c)
 {
 	if (c == '\n')
 		serial_putc('\r');
-	/* bounded: a UART that never sets THRE must not hang the guest */
-	for (int i = 0; i < 1000000 && !(inb(COM1 + UART_LSR) & LSR_THRE); i++)
-		cpu_relax();
+	wait_thre();
 	outb(COM1, (uint8_t)c);
 }
 
@@ -30,6 +38,23 @@ void serial_puts(const char *s)
 {
 	while (*s)
 		serial_putc(*s++);
+}
+
+void serial_fifo_enable(void)
+{
+	outb(COM1 + UART_FCR, FCR_ENABLE_CLEAR);
+}
+
+void serial_write_burst(const char *buf, size_t len)
+{
+	while (len) {
+		size_t n = len < TX_FIFO ? len : TX_FIFO;
+
+		wait_thre();
+		/* one string instruction: KVM hands the VMM all n bytes at once */
+		__asm__ volatile("rep outsb" : "+S"(buf), "+c"(n) : "d"(COM1) : "memory");
+		len -= len < TX_FIFO ? len : TX_FIFO;
+	}
 }
 
 int serial_getc(uint64_t spins)

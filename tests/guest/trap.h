@@ -11,5 +11,10 @@ struct acpi_info;
 void trap_load_idt(void);
 /* Lets the handler power off through ACPI once the tables are known. */
 void trap_set_acpi(const struct acpi_info *ai);
+/* Loads an IDT with limit 0 and executes ud2: #UD cannot be delivered,
+ * nor the #GP, nor the #DF that follow, so the CPU shuts down. */
+void trap_triple_fault(void) __attribute__((noreturn));
+/* cli; hlt forever (head.S): a guest that is alive but never exits. */
+void halt_forever(void) __attribute__((noreturn));
 
 #endif

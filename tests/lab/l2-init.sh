@@ -34,7 +34,10 @@ reboot)
 	echo "L2-END reboot"
 	reboot -f ;;
 shell)
-	echo "L2-SHELL-READY (poweroff -f or exit to leave)"
+	# Said by the shell itself, once it is about to read: input sent on this
+	# cue is not echoed early by the tty.
+	mkdir -p /etc
+	echo 'echo "L2-SHELL-READY (poweroff -f or exit to leave)"' >/etc/profile
 	setsid cttyhack sh -l
 	poweroff -f ;;
 *)
