@@ -365,7 +365,7 @@ static void test_cli_dispatch(void **state)
 	CLI("vu");
 	assert_usage("alioth: 'vu' is not supported yet");
 	CLI("img", "create");
-	assert_usage("alioth: 'img' is not supported yet");
+	assert_usage("alioth: img: unrecognized subcommand 'create' (see 'alioth img --help')");
 	CLI("frobnicate");
 	assert_usage("alioth: unrecognized subcommand 'frobnicate'");
 	CLI("--bogus", "boot");
