@@ -17,6 +17,8 @@
 #include "mem/guest_mem.h"
 
 struct machine;
+struct irq_routing;
+struct pci_bus;
 
 struct vcpu_thread {
 	struct kvm_vcpu vcpu;
@@ -44,7 +46,10 @@ struct machine {
 	int stop_fd;             /* eventfd the main thread waits on */
 	atomic_bool stopping;    /* vCPU threads leave their loop */
 
+	struct irq_routing *irq_routing; /* GSI routes: MSI vectors from GSI 24 */
+	struct pci_bus *pci;
 	struct board_devices *devs;
+	struct board_firmware *fw; /* board/firmware.h: -f and --fw-cfg; NULL without */
 };
 
 /* Records the first stop request with its exit status and wakes the main

@@ -23,5 +23,11 @@ void vm_config_free(struct vm_config *cfg)
 	free(cfg->cmdline);
 	free(cfg->initramfs);
 	free(cfg->console.path);
+	for (unsigned i = 0; i < cfg->nr_fw_cfg; i++) {
+		free(cfg->fw_cfg[i].name);
+		free(cfg->fw_cfg[i].file);
+		free(cfg->fw_cfg[i].string);
+	}
+	free(cfg->fw_cfg);
 	vm_config_init(cfg);
 }

@@ -35,6 +35,13 @@ struct console_config {
 	bool append;  /* CONSOLE_LOG */
 };
 
+/* --fw-cfg name=NAME,file=PATH | name=NAME,string=TEXT (FwCfgItemSpec). */
+struct fw_cfg_item_config {
+	char *name;
+	char *file;    /* exactly one of file and string is set */
+	char *string;
+};
+
 struct vm_config {
 	char *dev_kvm;    /* --hypervisor kvm,dev_kvm=PATH; NULL = /dev/kvm */
 	char *kernel;     /* -k bzImage */
@@ -47,6 +54,8 @@ struct vm_config {
 	struct console_config console;
 	bool pvpanic;
 	bool entropy;
+	struct fw_cfg_item_config *fw_cfg;  /* --fw-cfg, in command-line order */
+	unsigned nr_fw_cfg;
 };
 
 void vm_config_init(struct vm_config *cfg);   /* Alioth's defaults */

@@ -17,6 +17,8 @@
 #include "arch/x86/regs.h"
 #include "board/board.h"
 #include "board/devices.h"
+#include "hv/irq_routing.h"
+#include "pci/bus.h"
 #include "util/exit_status.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -98,8 +100,46 @@ static int setup_memory(struct machine *m)
 	return err;
 }
 
+/* The 64-bit BAR window starts at the first power of two above RAM (as
+ * Alioth's board) and spans 64 GiB, well inside any x86-64 CPU's physical
+ * address width. */
+#define PCI_MEM64_SIZE (64 * GiB)
+
+static uint64_t pci_mem64_start(uint64_t ram_size)
+{
+	uint64_t top = X86_RAM64_START + (ram_size > X86_RAM32_END ? ram_size - X86_RAM32_END : 0);
+	uint64_t start = X86_RAM64_START;
+	while (start < top)
+		start <<= 1;
+	return start;
+}
+
+static int setup_pci(struct machine *m)
+{
+	int err = irq_routing_create(&m->kvm, &m->irq_routing);
+	if (err) {
+		log_error("board: cannot set up interrupt routing: %s", strerror(-err));
+		return err;
+	}
+	uint64_t mem64 = pci_mem64_start(m->cfg->mem.size);
+	struct pci_bus_params p;
+	pci_bus_params_x86(&p, &m->pio, &m->mmio, mem64, mem64 + PCI_MEM64_SIZE);
+	err = pci_bus_create(&p, &m->pci);
+	if (err) {
+		log_error("board: cannot create the PCI host bridge: %s", strerror(-err));
+		return err;
+	}
+	if (e820_reserve(&m->e820, p.ecam_base, p.ecam_base + p.ecam_size)) {
+		log_error("board: the PCI ECAM range overlaps the memory map");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int setup_acpi(struct machine *m, uint32_t *apic_ids)
 {
+	struct pci_host_info pci;
+	pci_bus_host_info(m->pci, &pci);
 	for (unsigned i = 0; i < m->nr_vcpus; i++)
 		apic_ids[i] = x86_apic_id(&m->cfg->cpu, i);
 	struct acpi_config ac = {
@@ -108,6 +148,7 @@ static int setup_acpi(struct machine *m, uint32_t *apic_ids)
 		.ioapic_base = X86_IOAPIC_BASE,
 		.ioapic_id = 0,
 		.ioapic_gsi_base = 0,
+		.pci = &pci,
 	};
 	uint64_t cap = X86_ACPI_END - X86_ACPI_START;
 	uint8_t *buf = gm_ptr(&m->mem, X86_ACPI_START, cap);
@@ -162,6 +203,8 @@ static int build(struct machine *m)
 	if (!err)
 		err = setup_memory(m);
 	if (!err)
+		err = setup_pci(m);
+	if (!err)
 		err = board_devices_create(m);
 	uint32_t *apic_ids = xcalloc(m->nr_vcpus, sizeof(uint32_t));
 	if (!err)
@@ -202,6 +245,10 @@ static void teardown(struct machine *m)
 {
 	vcpu_threads_stop(m);
 	board_devices_destroy(m);
+	if (m->pci)
+		pci_bus_destroy(m->pci);
+	if (m->irq_routing)
+		irq_routing_destroy(m->irq_routing);
 	for (unsigned i = 0; m->vcpus && i < m->nr_vcpus; i++)
 		if (m->vcpus[i].vcpu.fd >= 0)
 			kvm_vcpu_destroy(&m->kvm, &m->vcpus[i].vcpu);

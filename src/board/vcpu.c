@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 
 #include "board/board.h"
+#include "pci/bus.h"
 #include "util/exit_status.h"
 #include "util/log.h"
 
@@ -89,9 +90,14 @@ static bool handle_exit(struct vcpu_thread *t)
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_pio(m, run);
+		/* A config write may have moved a BAR: apply it outside the bus lock. */
+		if (m->pci)
+			pci_bus_commit(m->pci);
 		return true;
 	case KVM_EXIT_MMIO:
 		handle_mmio(m, run);
+		if (m->pci)
+			pci_bus_commit(m->pci);
 		return true;
 	case KVM_EXIT_INTR:
 		return true;

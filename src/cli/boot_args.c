@@ -132,6 +132,51 @@ static int apply_object(struct boot_state *st, const struct boot_flag *flag, con
 	return 0;
 }
 
+/* QEMU reserves names outside "opt/" for itself and firmware; and fw_cfg
+ * names hold at most 55 bytes. */
+#define FW_CFG_NAME_MAX 55
+
+static int check_fw_cfg_item(struct boot_state *st, const char *flag,
+			     const struct fw_cfg_item_config *it)
+{
+	const struct vm_config *cfg = st->cfg;
+
+	if (!it->file == !it->string)
+		return usage(st, flag, "give exactly one of file=PATH and string=TEXT");
+	if (strlen(it->name) > FW_CFG_NAME_MAX)
+		return usage(st, flag, "name '%s' is longer than %d bytes", it->name,
+			     FW_CFG_NAME_MAX);
+	if (strncmp(it->name, "opt/", 4) || !it->name[4])
+		return usage(st, flag,
+			     "name '%s' must start with 'opt/' (QEMU keeps other names for itself "
+			     "and recommends opt/ORGANIZATION/NAME)", it->name);
+	for (unsigned i = 0; i < cfg->nr_fw_cfg; i++)
+		if (!strcmp(cfg->fw_cfg[i].name, it->name))
+			return usage(st, flag, "name '%s' given more than once", it->name);
+	return 0;
+}
+
+static int apply_fw_cfg(struct boot_state *st, const struct boot_flag *flag, const char *value)
+{
+	struct fw_cfg_item_config it = { NULL, NULL, NULL };
+	struct vm_config *cfg = st->cfg;
+	int ret = parse_spec(st, flag, &spec_fw_cfg_item, value, &it);
+
+	if (!ret)
+		ret = check_fw_cfg_item(st, flag->name, &it);
+	if (ret) {
+		free(it.name);
+		free(it.file);
+		free(it.string);
+		return ret;
+	}
+	cfg->fw_cfg = realloc(cfg->fw_cfg, (cfg->nr_fw_cfg + 1) * sizeof(*cfg->fw_cfg));
+	if (!cfg->fw_cfg)
+		abort();
+	cfg->fw_cfg[cfg->nr_fw_cfg++] = it;
+	return 0;
+}
+
 #define CFG(member) .cfg_offset = offsetof(struct vm_config, member)
 
 static const char objects_doc[] =
@@ -151,7 +196,7 @@ static const struct boot_flag boot_flags[] = {
 	  NULL, NULL, CFG(kernel), apply_string },
 	{ "pvh", NULL, 0, "PATH", false, true, "ELF kernel to boot through its PVH entry note.",
 	  NULL, NULL, CFG(pvh), apply_string },
-	{ "firmware", NULL, 'f', "PATH", false, false, "Firmware image to boot.",
+	{ "firmware", NULL, 'f', "PATH", false, true, "Firmware image to boot.",
 	  NULL, NULL, CFG(firmware), apply_string },
 	{ "cmdline", "cmd-line", 'c', "ARGS", false, true,
 	  "Kernel command line, e.g. `console=ttyS0`.", NULL, NULL, CFG(cmdline), apply_string },
@@ -167,8 +212,8 @@ static const struct boot_flag boot_flags[] = {
 	  &spec_memory, NULL, 0, apply_memory },
 	{ "pvpanic", NULL, 0, NULL, false, false, "Add a pvpanic device.",
 	  NULL, NULL, CFG(pvpanic), apply_switch },
-	{ "fw-cfg", NULL, 0, "ITEM", true, false, "Add an item to the fw_cfg device.",
-	  NULL, NULL, 0, NULL },
+	{ "fw-cfg", NULL, 0, "ITEM", true, true, "Add an extra item to the fw_cfg device.",
+	  &spec_fw_cfg_item, NULL, 0, apply_fw_cfg },
 	{ "entropy", NULL, 0, NULL, false, false, "Add a VirtIO entropy device.",
 	  NULL, NULL, CFG(entropy), apply_switch },
 	{ "net", NULL, 0, "NET", true, false, "Add a VirtIO network device.",
@@ -425,6 +470,9 @@ static int check_payload(struct boot_state *st)
 
 	if (n == 0)
 		return usage(st, NULL, "no kernel to boot: give -k/--kernel PATH or --pvh PATH");
+	/* With firmware, -k is the kernel the firmware loads through fw_cfg. */
+	if (cfg->firmware && cfg->kernel && !cfg->pvh)
+		return 0;
 	if (n > 1)
 		return usage(st, NULL, "-k/--kernel, --pvh and -f/--firmware exclude each other");
 	return 0;

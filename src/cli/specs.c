@@ -92,5 +92,19 @@ const struct aco_field spec_console = {
 	.sub_enum = &console_enum,
 };
 
+/* Alioth's FwCfgItemSpec: a name and a flattened content, file or string. */
+static const struct aco_field fw_cfg_item_fields[] = {
+	{ .name = "name", .kind = ACO_STRING, .offset = offsetof(struct fw_cfg_item_config, name),
+	  .doc = "Name of the item in the fw_cfg file directory, e.g. opt/org.example/x." },
+	{ .name = "file", .kind = ACO_STRING, .offset = offsetof(struct fw_cfg_item_config, file),
+	  .optional = true, .doc = "Path of a file whose bytes are the item's content." },
+	{ .name = "string", .kind = ACO_STRING,
+	  .offset = offsetof(struct fw_cfg_item_config, string), .optional = true,
+	  .doc = "Text (UTF-8) that is the item's content." },
+};
+static const struct aco_struct fw_cfg_item_spec = ACO_TABLE("FwCfgItemSpec", fw_cfg_item_fields);
+
+const struct aco_field spec_fw_cfg_item = { .kind = ACO_STRUCT, .sub_struct = &fw_cfg_item_spec };
+
 const struct aco_field spec_u16 = { .kind = ACO_U16 };
 const struct aco_field spec_u64 = { .kind = ACO_U64 };

@@ -19,6 +19,7 @@ extern const struct aco_field spec_hypervisor; /* into struct hv_spec */
 extern const struct aco_field spec_cpu;        /* into struct cpu_config */
 extern const struct aco_field spec_memory;     /* into struct mem_config */
 extern const struct aco_field spec_console;    /* into struct console_config */
+extern const struct aco_field spec_fw_cfg_item; /* into struct fw_cfg_item_config */
 extern const struct aco_field spec_u16;        /* a bare integer, e.g. --num-cpu */
 extern const struct aco_field spec_u64;        /* a bare size, e.g. --mem-size */
 

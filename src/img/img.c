@@ -155,6 +155,8 @@ int img_convert(const char *in, enum img_format from, const char *out, enum img_
 	if (close(out_fd) < 0 && ret == 0)
 		ret = fail(err, errlen, "%s: %s", out, strerror(errno));
 	close(in_fd);
+	if (ret < 0)
+		unlink(out); /* a partial image would pass for a good one */
 	return ret;
 }
 
@@ -195,18 +197,21 @@ static void print_size(FILE *out, const char *label, uint64_t bytes)
 
 static void print_features(FILE *out, const struct qcow2 *q)
 {
+	const char *sep = "";
+
 	if (!q->incompatible)
 		return;
-	fputs("incompatible features:", out);
+	fputs("incompatible features: ", out);
 	for (unsigned bit = 0; bit < 64; bit++) {
 		const char *name = qcow2_incompat_name(q, bit);
 
 		if (!(q->incompatible >> bit & 1))
 			continue;
 		if (name)
-			fprintf(out, " %s;", name);
+			fprintf(out, "%s%s", sep, name);
 		else
-			fprintf(out, " bit %u;", bit);
+			fprintf(out, "%sbit %u", sep, bit);
+		sep = ", ";
 	}
 	fputc('\n', out);
 }

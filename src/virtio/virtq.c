@@ -305,6 +305,9 @@ static int pop_packed(struct virtq *q, struct virtq_chain *c)
 	bool wrap = q->avail_wrap;
 	struct walk w = { .q = q, .c = c, .budget = q->size };
 	for (uint16_t n = 0;; n++) {
+		/* Wrapping back onto the head flips the wrap counter, so the head
+		 * then looks unavailable; this also covers a head the driver
+		 * rewrites meanwhile. */
 		if (n == q->size)
 			return fail(q, "chain longer than the ring");
 		/* acquire on each descriptor's flags word: its other fields and

@@ -5,8 +5,12 @@
  * Self-contained: it includes the sources it tests. Build and run from the
  * repository root:
  *
- * build: clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc tests/fuzz/fuzz_qcow2.c -lz -lzstd -o build-fuzz/fuzz_qcow2
- * run:   build-fuzz/fuzz_qcow2 -max_len=65536 -max_total_time=60 CORPUS_DIR
+ * build: clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc tests/fuzz/fuzz_qcow2.c -lz -lzstd -o fuzz_qcow2
+ * run:   ./fuzz_qcow2 -max_len=65536 -max_total_time=60 CORPUS_DIR
+ *
+ * For tests/fuzz/run-fuzzers.sh: no extra sources (sources_fuzz_qcow2=""),
+ * but the link needs -lz -lzstd (zlib1g-dev, libzstd-dev). Small seeds
+ * help: `qemu-img convert [-c] -O qcow2 -o cluster_size=512 raw seed.qcow2`.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -100,7 +100,9 @@ check_boot() {   # LOG BOOT-ENTRY
 	if grep -q "^L2\[$name\]| L2-USERSPACE-OK" "$log"; then
 		pass "$name-userspace"
 	else
-		fail "$name-userspace" "no L2-USERSPACE-OK (alioth exit status ${status:-none})"
+		local last
+		last=$(grep "^L2\[$name\]| " "$log" | tail -1 | cut -c1-160)
+		fail "$name-userspace" "no L2-USERSPACE-OK (alioth exit status ${status:-none}; last output: ${last:-none})"
 		return
 	fi
 	expect_eq "$name-nproc" "nproc" "$(l2_value "$log" "$name" L2-NPROC)" "$cpus"
@@ -178,6 +180,7 @@ main() {
 }
 
 summary() {
+	[ $failed -eq 0 ] || echo "lab: the whole serial log is $out/serial.log"
 	echo "lab: $passed passed, $failed failed"
 	if [ $failed -eq 0 ]; then exit 0; else exit 1; fi
 }

@@ -92,7 +92,7 @@ static const uint8_t *xsdt_of(const struct built *b)
 	assert_int_equal(rd32(r + 16), 0); /* no RSDT */
 	assert_memory_equal(r + 9, "ALIOTH", 6);
 	const uint8_t *x = table(b, rd64(r + 24), "XSDT");
-	assert_int_equal(rd32(x + 4), 36 + 2 * 8);
+	assert_int_equal(rd32(x + 4), 36 + (b->cfg.pci ? 3 : 2) * 8);
 	return x;
 }
 
@@ -395,6 +395,51 @@ static void check_with_iasl(unsigned nr_cpus)
 	free(b);
 }
 
+/* With a PCI host bridge: MCFG in the XSDT, PCI0 with its windows in the
+ * DSDT, both accepted by iasl. */
+static void test_pci_host_bridge(void **state)
+{
+	(void)state;
+	require_iasl();
+	static const struct pci_host_info pci = {
+		.ecam_base = X86_PCI_ECAM_START, .ecam_size = X86_PCI_ECAM_END - X86_PCI_ECAM_START,
+		.bus_start = 0, .bus_end = 0,
+		.io = { 0xC000, 0x10000 },
+		.mem32 = { X86_PCI_MMIO32_START, X86_PCI_MMIO32_END },
+		.mem64 = { 0x200000000ULL, 0x1200000000ULL },
+	};
+	struct built *b = calloc(1, sizeof(*b));
+	assert_non_null(b);
+	b->apic_ids[0] = 0;
+	b->cfg = (struct acpi_config){ .nr_cpus = 1, .apic_ids = b->apic_ids,
+		.ioapic_base = X86_IOAPIC_BASE, .pci = &pci };
+	b->len = acpi_build(&b->cfg, GPA, b->buf, sizeof(b->buf));
+	assert_true(b->len > 0);
+
+	const uint8_t *x = xsdt_of(b);
+	assert_int_equal(rd32(x + 4), 36 + 3 * 8);
+	const uint8_t *mcfg = table(b, rd64(x + 36 + 16), "MCFG");
+	assert_int_equal(rd32(mcfg + 4), 60);
+	assert_int_equal(rd64(mcfg + 44), X86_PCI_ECAM_START);
+	assert_int_equal(mcfg[54], 0);
+	assert_int_equal(mcfg[55], 0);
+
+	char dir[] = "/tmp/test_acpi.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *m = disassemble(dir, "mcfg", mcfg);
+	assert_non_null(strstr(m, "00000000E0000000"));
+	char *d = disassemble(dir, "dsdt", dsdt_of(b));
+	assert_non_null(strstr(d, "PNP0A08"));
+	assert_non_null(strstr(d, "0xBFFFFFFF,         // Range Maximum"));
+	assert_non_null(strstr(d, "0x00000011FFFFFFFF"));   /* end of the 64-bit window */
+	assert_non_null(strstr(d, "0xFFFF"));
+	assert_non_null(strstr(d, "_DSM"));
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(b);
+}
+
 static void test_iasl_1_cpu(void **state)
 {
 	(void)state;
@@ -417,6 +462,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fadt),
+		cmocka_unit_test(test_pci_host_bridge),
 		cmocka_unit_test(test_madt_1_cpu),
 		cmocka_unit_test(test_madt_2_cpus),
 		cmocka_unit_test(test_madt_300_cpus_uses_x2apic_above_254),

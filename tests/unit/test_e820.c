@@ -128,6 +128,24 @@ static void test_rebuild_resets_map(void **state)
 	assert_int_equal(m.nr, 4);
 }
 
+static void test_reserve_ecam_keeps_order(void **state)
+{
+	(void)state;
+	struct e820_map m;
+	e820_build(&m, 5 * GiB);
+	uint64_t ram = e820_ram_total(&m);
+	assert_int_equal(e820_reserve(&m, X86_PCI_ECAM_START, X86_PCI_ECAM_END), 0);
+	assert_sorted_disjoint(&m);
+	assert_int_equal(m.nr, 6);
+	assert_entry(&m, 4, X86_PCI_ECAM_START, X86_PCI_ECAM_END, E820_RESERVED);
+	assert_int_equal(e820_ram_total(&m), ram);
+	/* overlapping RAM or another reservation is refused */
+	assert_int_equal(e820_reserve(&m, X86_PCI_ECAM_START, X86_PCI_ECAM_START + 1), -1);
+	assert_int_equal(e820_reserve(&m, X86_RAM32_END - 4096, X86_RAM32_END + 4096), -1);
+	assert_int_equal(e820_reserve(&m, 5, 5), -1);
+	assert_int_equal(m.nr, 6);
+}
+
 static void test_entry_layout_is_packed(void **state)
 {
 	(void)state;
@@ -145,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_5g),
 		cmocka_unit_test(test_tiny_sizes),
 		cmocka_unit_test(test_rebuild_resets_map),
+		cmocka_unit_test(test_reserve_ecam_keeps_order),
 		cmocka_unit_test(test_entry_layout_is_packed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 #include "arch/x86/acpi.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/x86/aml.h"
@@ -12,8 +13,9 @@
 #define RSDP_V1_SIZE     20
 #define HEADER_SIZE      36
 #define HEADER_CHECKSUM  9
-#define XSDT_ENTRIES     2
-#define XSDT_SIZE        (HEADER_SIZE + 8 * XSDT_ENTRIES)
+#define XSDT_MAX_ENTRIES 3
+#define MCFG_SIZE        (HEADER_SIZE + 8 + 16)
+#define MCFG_REVISION    1
 #define FADT_SIZE        276
 #define MADT_FIXED_SIZE  (HEADER_SIZE + 8)
 #define TABLE_ALIGN      8
@@ -128,11 +130,28 @@ static void write_rsdp(uint8_t *p, uint64_t xsdt)
 	fix_checksum(p, RSDP_SIZE, 32);
 }
 
-static void write_xsdt(uint8_t *p, const uint64_t entries[XSDT_ENTRIES])
+static size_t xsdt_size(unsigned n)
 {
-	write_header(p, "XSDT", XSDT_SIZE, XSDT_REVISION);
-	for (int i = 0; i < XSDT_ENTRIES; i++)
+	return HEADER_SIZE + 8 * (size_t)n;
+}
+
+static void write_xsdt(uint8_t *p, const uint64_t *entries, unsigned n)
+{
+	write_header(p, "XSDT", (uint32_t)xsdt_size(n), XSDT_REVISION);
+	for (unsigned i = 0; i < n; i++)
 		le64(p + HEADER_SIZE + 8 * i, entries[i]);
+	finish_table(p);
+}
+
+/* One ECAM allocation: segment 0, the host bridge's bus range. */
+static void write_mcfg(uint8_t *p, const struct pci_host_info *pci)
+{
+	write_header(p, "MCFG", MCFG_SIZE, MCFG_REVISION);
+	uint8_t *e = p + HEADER_SIZE + 8;
+	le64(e, pci->ecam_base);
+	le16(e + 8, 0);
+	e[10] = pci->bus_start;
+	e[11] = pci->bus_end;
 	finish_table(p);
 }
 
@@ -285,24 +304,92 @@ static void dsdt_s5(struct aml *a)
 	aml_end(a, pkg);
 }
 
-static void build_dsdt_body(struct aml *a)
+/* PCI Firmware Spec 3.1 §4.6: function 5 = 0 tells the OS it may keep or
+ * reassign the BARs we assigned. */
+static void dsdt_pci0_dsm(struct aml *a)
+{
+	aml_mark m = aml_method_begin(a, "_DSM", 4, false);
+	aml_mark uuid = aml_if_begin(a);
+	aml_lequal(a);
+	aml_arg(a, 0);
+	aml_touuid(a, "e5c937d0-3553-4d7a-9117-ea4d19c3434d");
+	aml_mark f0 = aml_if_begin(a);
+	aml_lequal(a);
+	aml_arg(a, 2);
+	aml_integer(a, 0);
+	aml_return(a);
+	aml_buffer(a, (uint8_t[]){ 0x21 }, 1); /* functions 0 and 5 */
+	aml_end(a, f0);
+	aml_mark f5 = aml_if_begin(a);
+	aml_lequal(a);
+	aml_arg(a, 2);
+	aml_integer(a, 5);
+	aml_return(a);
+	aml_integer(a, 0);
+	aml_end(a, f5);
+	aml_end(a, uuid);
+	aml_return(a);
+	aml_integer(a, 0);
+	aml_end(a, m);
+}
+
+static void dsdt_pci0_crs(struct aml *a, const struct pci_host_info *pci)
+{
+	aml_name(a, "_CRS");
+	aml_mark rt = aml_resource_template_begin(a);
+	aml_word_bus_number(a, pci->bus_start, pci->bus_end);
+	aml_io(a, PORT_PCI_CONFIG_ADDR, PORT_PCI_CONFIG_ADDR, 1, 8);
+	if (pci->io.end > pci->io.start)
+		aml_word_io(a, (uint16_t)pci->io.start, (uint16_t)(pci->io.end - 1));
+	if (pci->mem32.end > pci->mem32.start)
+		aml_dword_memory(a, AML_NON_CACHEABLE, (uint32_t)pci->mem32.start,
+				 (uint32_t)(pci->mem32.end - 1));
+	if (pci->mem64.end > pci->mem64.start)
+		aml_qword_memory(a, AML_PREFETCHABLE, pci->mem64.start, pci->mem64.end - 1);
+	aml_resource_template_end(a, rt);
+}
+
+static void dsdt_pci0(struct aml *a, const struct pci_host_info *pci)
+{
+	aml_mark d = aml_device_begin(a, "_SB.PCI0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A08");
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03");
+	aml_name(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_BBN");
+	aml_integer(a, pci->bus_start);
+	dsdt_pci0_dsm(a);
+	dsdt_pci0_crs(a, pci);
+	aml_end(a, d);
+}
+
+static void build_dsdt_body(struct aml *a, const struct acpi_config *cfg)
 {
 	dsdt_com1(a);
 	dsdt_s5(a);
+	if (cfg->pci)
+		dsdt_pci0(a, cfg->pci);
 }
 
 struct acpi_layout {
-	size_t xsdt, fadt, madt, dsdt, end;
+	size_t xsdt, fadt, madt, mcfg, dsdt, end;
 	size_t madt_size;
+	unsigned xsdt_entries;
 };
 
 static void plan_layout(struct acpi_layout *l, const struct acpi_config *cfg, size_t dsdt_size)
 {
+	l->xsdt_entries = cfg->pci ? 3 : 2;
 	l->xsdt = ALIGN_UP((size_t)RSDP_SIZE, TABLE_ALIGN);
-	l->fadt = ALIGN_UP(l->xsdt + XSDT_SIZE, TABLE_ALIGN);
+	l->fadt = ALIGN_UP(l->xsdt + xsdt_size(l->xsdt_entries), TABLE_ALIGN);
 	l->madt = ALIGN_UP(l->fadt + FADT_SIZE, TABLE_ALIGN);
 	l->madt_size = madt_size(cfg);
-	l->dsdt = ALIGN_UP(l->madt + l->madt_size, TABLE_ALIGN);
+	l->mcfg = ALIGN_UP(l->madt + l->madt_size, TABLE_ALIGN);
+	l->dsdt = cfg->pci ? ALIGN_UP(l->mcfg + MCFG_SIZE, TABLE_ALIGN) : l->mcfg;
 	l->end = l->dsdt + dsdt_size;
 }
 
@@ -312,7 +399,7 @@ size_t acpi_build(const struct acpi_config *cfg, uint64_t gpa, uint8_t *buf, siz
 	struct acpi_layout l;
 
 	aml_init(&body);
-	build_dsdt_body(&body);
+	build_dsdt_body(&body, cfg);
 	plan_layout(&l, cfg, HEADER_SIZE + body.len);
 	if (l.end > cap) {
 		aml_free(&body);
@@ -325,9 +412,56 @@ size_t acpi_build(const struct acpi_config *cfg, uint64_t gpa, uint8_t *buf, siz
 	finish_table(buf + l.dsdt);
 	aml_free(&body);
 
+	uint64_t entries[XSDT_MAX_ENTRIES] = { gpa + l.fadt, gpa + l.madt, gpa + l.mcfg };
+	if (cfg->pci)
+		write_mcfg(buf + l.mcfg, cfg->pci);
 	write_madt(buf + l.madt, cfg, l.madt_size);
 	write_fadt(buf + l.fadt, gpa + l.dsdt);
-	write_xsdt(buf + l.xsdt, (const uint64_t[XSDT_ENTRIES]){ gpa + l.fadt, gpa + l.madt });
+	write_xsdt(buf + l.xsdt, entries, l.xsdt_entries);
 	write_rsdp(buf, gpa + l.xsdt);
 	return l.end;
+}
+
+_Static_assert(RSDP_SIZE == ACPI_RSDP_SIZE, "RSDP size");
+
+static void loader_checksum(struct acpi_loader_info *info, size_t start, size_t len)
+{
+	info->checksums[info->nr_checksums++] = (typeof(info->checksums[0])){
+		.start = start, .len = len, .at = start + HEADER_CHECKSUM,
+	};
+}
+
+/* Built as if the blob started RSDP-aligned before address 0, so that the
+ * pointers among the tables come out as offsets into `tables`. */
+bool acpi_build_for_loader(const struct acpi_config *cfg, uint8_t rsdp[ACPI_RSDP_SIZE],
+			   uint8_t *tables, size_t cap, struct acpi_loader_info *info)
+{
+	struct aml body;
+	struct acpi_layout l;
+	aml_init(&body);
+	build_dsdt_body(&body, cfg);
+	plan_layout(&l, cfg, HEADER_SIZE + body.len);
+	aml_free(&body);
+	if (l.end - l.xsdt > cap)
+		return false;
+
+	size_t whole_len = l.end;
+	uint8_t *whole = xcalloc(1, whole_len);
+	acpi_build(cfg, 0 - (uint64_t)l.xsdt, whole, whole_len);
+	memcpy(rsdp, whole, RSDP_SIZE);
+	memcpy(tables, whole + l.xsdt, l.end - l.xsdt);
+	free(whole);
+
+	memset(info, 0, sizeof(*info));
+	info->tables_len = l.end - l.xsdt;
+	for (unsigned i = 0; i < l.xsdt_entries; i++)
+		info->pointers[info->nr_pointers++] = HEADER_SIZE + 8 * (size_t)i;
+	info->pointers[info->nr_pointers++] = l.fadt - l.xsdt + FADT_OFF_X_DSDT;
+	loader_checksum(info, 0, xsdt_size(l.xsdt_entries));
+	loader_checksum(info, l.fadt - l.xsdt, FADT_SIZE);
+	loader_checksum(info, l.madt - l.xsdt, l.madt_size);
+	if (cfg->pci)
+		loader_checksum(info, l.mcfg - l.xsdt, MCFG_SIZE);
+	loader_checksum(info, l.dsdt - l.xsdt, l.end - l.dsdt);
+	return true;
 }

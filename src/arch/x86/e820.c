@@ -29,6 +29,27 @@ void e820_build(struct e820_map *map, uint64_t ram_size)
 		add(map, X86_RAM64_START, X86_RAM64_START + (ram_size - X86_RAM32_END), E820_RAM);
 }
 
+int e820_reserve(struct e820_map *map, uint64_t start, uint64_t end)
+{
+	if (end <= start || map->nr >= E820_MAX)
+		return -1;
+	unsigned at = 0;
+	while (at < map->nr && map->entry[at].addr < start)
+		at++;
+	if (at > 0) {
+		const struct e820_entry *prev = &map->entry[at - 1];
+		if (prev->addr + prev->size > start)
+			return -1;
+	}
+	if (at < map->nr && map->entry[at].addr < end)
+		return -1;
+	for (unsigned i = map->nr; i > at; i--)
+		map->entry[i] = map->entry[i - 1];
+	map->entry[at] = (struct e820_entry){ .addr = start, .size = end - start, .type = E820_RESERVED };
+	map->nr++;
+	return 0;
+}
+
 uint64_t e820_ram_total(const struct e820_map *map)
 {
 	uint64_t total = 0;

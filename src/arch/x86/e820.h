@@ -24,6 +24,10 @@ struct e820_map {
  * the EBDA, EBDA and the ACPI/BIOS area reserved, RAM from 1 MiB to
  * min(ram, 2 GiB), the rest from 4 GiB. Entries are sorted, non-overlapping. */
 void e820_build(struct e820_map *map, uint64_t ram_size);
+/* Adds a reserved range (e.g. PCI ECAM, which Linux trusts only when it is
+ * reserved), keeping the map sorted. The range must not overlap an entry;
+ * returns 0, or -1 when it does or the map is full. */
+int e820_reserve(struct e820_map *map, uint64_t start, uint64_t end);
 /* Sum of the E820_RAM entries. */
 uint64_t e820_ram_total(const struct e820_map *map);
 
