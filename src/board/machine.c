@@ -17,6 +17,7 @@
 #include "arch/x86/regs.h"
 #include "board/board.h"
 #include "board/devices.h"
+#include "board/firmware.h"
 #include "hv/irq_routing.h"
 #include "pci/bus.h"
 #include "util/exit_status.h"
@@ -169,6 +170,8 @@ static int load_kernel(struct machine *m)
 		.e820 = &m->e820,
 		.rsdp_addr = X86_ACPI_START,
 	};
+	if (cfg->firmware)
+		return 0; /* board_firmware_setup() hands -k to the firmware */
 	if (cfg->kernel)
 		return load_bzimage(&m->mem, &in, &m->entry);
 	if (cfg->pvh)
@@ -207,11 +210,13 @@ static int build(struct machine *m)
 	if (!err)
 		err = board_devices_create(m);
 	uint32_t *apic_ids = xcalloc(m->nr_vcpus, sizeof(uint32_t));
-	if (!err)
+	if (!err && !m->cfg->firmware) /* firmware gets ACPI through fw_cfg */
 		err = setup_acpi(m, apic_ids);
 	free(apic_ids);
 	if (!err)
 		err = load_kernel(m);
+	if (!err)
+		err = board_firmware_setup(m);
 	if (!err)
 		err = create_vcpus(m);
 	return err;

@@ -1,6 +1,6 @@
 /* The `alioth` command line: global options (-l/--log-spec, --log-dir,
  * --log-file, --help, --version), then a subcommand - boot (alias run),
- * help, and the recognised but not yet built vu and img. */
+ * help, img (src/img), and the recognised but not yet built vu. */
 #ifndef ALIOTH_CLI_CLI_H
 #define ALIOTH_CLI_CLI_H
 

@@ -29,9 +29,13 @@ printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (v
 "$CLANG" -fsanitize=fuzzer,address,undefined "$out/probe.c" -o "$out/probe" >"$out/probe.log" 2>&1 ||
 	{ cat "$out/probe.log" >&2; skip "$CLANG cannot link -fsanitize=fuzzer (libFuzzer runtime missing)"; }
 
-# name: the sources besides tests/fuzz/<name>.c
-targets="fuzz_virtq"
+# Every tests/fuzz/fuzz_*.c is a target. sources_<name>: the repository
+# sources it needs besides itself; libs_<name>: extra link flags; an optional
+# shell function seed_<name> DIR writes seed inputs.
+targets=$(cd "$here" && ls fuzz_*.c | sed 's/\.c$//')
 sources_fuzz_virtq="src/virtio/virtq.c src/mem/guest_mem.c src/util/log.c src/util/util.c"
+sources_fuzz_qcow2=""          # it includes what it tests
+libs_fuzz_qcow2="-lz -lzstd"
 
 CFLAGS="-std=gnu17 -D_GNU_SOURCE -fno-strict-aliasing -g -O1 -Wall -Wextra -Werror
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$root/src"
@@ -75,18 +79,21 @@ PY
 
 failed=0
 for t in $targets; do
-	eval "srcs=\$sources_$t"
+	eval "srcs=\${sources_$t:-}"
+	eval "libs=\${libs_$t:-}"
 	files="$root/tests/fuzz/$t.c"
 	for s in $srcs; do files="$files $root/$s"; done
 	# shellcheck disable=SC2086
-	if ! "$CLANG" $CFLAGS $files -o "$out/$t" >"$out/$t.build.log" 2>&1; then
+	if ! "$CLANG" $CFLAGS $files $libs -o "$out/$t" >"$out/$t.build.log" 2>&1; then
 		cat "$out/$t.build.log"
 		echo "FAIL $t (build)"
 		failed=1
 		continue
 	fi
 	mkdir -p "$out/$t.corpus" "$out/$t.seeds"
-	"seed_$t" "$out/$t.seeds" || echo "warning: no seeds for $t" >&2
+	if command -v "seed_$t" >/dev/null 2>&1; then
+		"seed_$t" "$out/$t.seeds" || echo "warning: seeding $t failed" >&2
+	fi
 	if [ -n "${FUZZ_RUNS:-}" ]; then
 		limit="-runs=$FUZZ_RUNS"
 	else
