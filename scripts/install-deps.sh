@@ -2,7 +2,7 @@
 # Installs what building and testing alioth needs on Debian 12 (run as root,
 # or with sudo available). Only Debian packages, by name.
 set -eu
-PKGS="build-essential meson ninja-build pkg-config clang llvm lld
+PKGS="build-essential meson ninja-build pkg-config clang llvm lld libclang-rt-14-dev
 libcmocka-dev liburing-dev libslirp-dev libseccomp-dev zlib1g-dev libzstd-dev
 acpica-tools qemu-system-x86 qemu-utils busybox-static cpio kmod
 lz4 xz-utils zstd e2fsprogs iproute2 python3"

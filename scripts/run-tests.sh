@@ -49,6 +49,17 @@ else
 	echo "FAIL build (asan)"; failed=$((failed + 1))
 fi
 
+# Fuzz targets for the guest-facing parsers: a short bounded run each.
+fuzz_out=$(FUZZ_SECONDS=${FUZZ_SECONDS:-20} tests/fuzz/run-fuzzers.sh 2>&1); rc=$?
+echo "$fuzz_out" | grep -E '^(PASS|FAIL|SKIP)'
+if [ $rc -eq 77 ]; then
+	echo "SKIP fuzzers (see above)"; skipped=$((skipped + 1))
+else
+	p=$(echo "$fuzz_out" | grep -c '^PASS'); f=$(echo "$fuzz_out" | grep -c '^FAIL')
+	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p)); failed=$((failed + f))
+fi
+
 if [ -x tests/lab/run-lab.sh ]; then
 	out=$(ALIOTH_BIN="$ROOT/build/alioth" tests/lab/run-lab.sh 2>&1); rc=$?
 	echo "$out"

@@ -36,6 +36,7 @@ targets=$(cd "$here" && ls fuzz_*.c | sed 's/\.c$//')
 sources_fuzz_virtq="src/virtio/virtq.c src/mem/guest_mem.c src/util/log.c src/util/util.c"
 sources_fuzz_qcow2=""          # it includes what it tests
 libs_fuzz_qcow2="-lz -lzstd"
+maxlen_fuzz_qcow2=65536        # maxlen_<name>: largest input (default 8192)
 
 CFLAGS="-std=gnu17 -D_GNU_SOURCE -fno-strict-aliasing -g -O1 -Wall -Wextra -Werror
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$root/src"
@@ -81,6 +82,7 @@ failed=0
 for t in $targets; do
 	eval "srcs=\${sources_$t:-}"
 	eval "libs=\${libs_$t:-}"
+	eval "maxlen=\${maxlen_$t:-8192}"
 	files="$root/tests/fuzz/$t.c"
 	for s in $srcs; do files="$files $root/$s"; done
 	# shellcheck disable=SC2086
@@ -99,7 +101,7 @@ for t in $targets; do
 	else
 		limit="-max_total_time=$secs"
 	fi
-	if (cd "$out" && "./$t" "$limit" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+	if (cd "$out" && "./$t" "$limit" -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 "$t.corpus" "$t.seeds" >"$t.log" 2>&1); then
 		echo "PASS $t ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" | grep -o '[0-9]*$') runs)"
 	else
