@@ -13,7 +13,8 @@
 # alioth's (0 after a power-off).
 #
 # Environment: ALIOTH_BIN (skip the build), ALIOTH_DEMO_MODE=direct|lab (skip the
-# detection), ALIOTH_DEMO_MEM (guest memory, default 512M), ALIOTH_DEMO_CPUS (1).
+# detection), ALIOTH_DEMO_MEM (guest memory, default 512M), ALIOTH_DEMO_CPUS (1),
+# ALIOTH_DEMO_TIMEOUT (piped use in the lab: seconds before alioth is stopped; 300).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,7 +60,8 @@ run_direct() {   # ALIOTH
 	read -r -a args <<<"$(alioth_args "$LAB_L2_KERNEL" "$work/l2.cpio.gz")"
 	say "hardware KVM: running alioth directly"
 	if [ -t 0 ]; then
-		exec "$alioth" "${args[@]}" -c "$L2_CMDLINE"
+		"$alioth" "${args[@]}" -c "$L2_CMDLINE"   # its status is ours (set -e)
+		return
 	fi
 	save_stdin_script "$work/input"
 	lab_run_fed "$work/input" L2-SHELL-READY "$alioth" "${args[@]}" -c "$L2_CMDLINE"
@@ -87,7 +89,7 @@ run_in_lab() {   # ALIOTH
 	fi
 	# Show L2's output only; end with alioth's exit status as L1 reports it.
 	"${LAB_QEMU[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$work/serial.log" |
-		sed -n 's/^L2| //p'
+		sed -n 's/^L2| //p' || true
 	local status
 	status=$(sed -n 's/^LAB-EXIT demo //p' "$work/serial.log")
 	if [ -z "$status" ]; then

@@ -50,6 +50,7 @@ struct machine {
 	struct pci_bus *pci;
 	struct board_devices *devs;
 	struct board_firmware *fw; /* board/firmware.h: -f and --fw-cfg; NULL without */
+	struct board_virtio *virtio; /* board/virtio_board.h: virtio-pci devices */
 };
 
 /* Records the first stop request with its exit status and wakes the main

@@ -29,5 +29,8 @@ void vm_config_free(struct vm_config *cfg)
 		free(cfg->fw_cfg[i].string);
 	}
 	free(cfg->fw_cfg);
+	for (unsigned i = 0; i < cfg->nr_blk; i++)
+		free(cfg->blk[i].path);
+	free(cfg->blk);
 	vm_config_init(cfg);
 }

@@ -42,6 +42,20 @@ struct fw_cfg_item_config {
 	char *string;
 };
 
+/* --blk: Alioth's BlkFileSpec. */
+enum blk_engine {
+	BLK_ENGINE_DEFAULT, /* api not given: io_uring where the kernel allows it, else mio */
+	BLK_ENGINE_MIO,     /* api=mio: a thread pool */
+	BLK_ENGINE_IOURING, /* api=iouring: io_uring or a startup error */
+};
+
+struct blk_config {
+	char *path;
+	bool readonly;
+	enum blk_engine api;
+	uint16_t num_queues; /* our extension; 0 or 1: one queue */
+};
+
 struct vm_config {
 	char *dev_kvm;    /* --hypervisor kvm,dev_kvm=PATH; NULL = /dev/kvm */
 	char *kernel;     /* -k bzImage */
@@ -56,6 +70,8 @@ struct vm_config {
 	bool entropy;
 	struct fw_cfg_item_config *fw_cfg;  /* --fw-cfg, in command-line order */
 	unsigned nr_fw_cfg;
+	struct blk_config *blk;  /* --blk, in command-line order */
+	unsigned nr_blk;
 };
 
 void vm_config_init(struct vm_config *cfg);   /* Alioth's defaults */

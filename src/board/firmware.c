@@ -10,6 +10,7 @@
 #include "board/board.h"
 #include "dev/fw_cfg.h"
 #include "dev/fw_debug.h"
+#include "pci/bus.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -111,8 +112,12 @@ static int add_acpi(struct machine *m, struct fw_cfg *fw)
 	uint32_t *apic_ids = xcalloc(m->nr_vcpus, sizeof(uint32_t));
 	for (unsigned i = 0; i < m->nr_vcpus; i++)
 		apic_ids[i] = x86_apic_id(&m->cfg->cpu, i);
+	struct pci_host_info pci;
+	if (m->pci)
+		pci_bus_host_info(m->pci, &pci);
 	struct acpi_config ac = {
 		.nr_cpus = m->nr_vcpus, .apic_ids = apic_ids, .ioapic_base = X86_IOAPIC_BASE,
+		.pci = m->pci ? &pci : NULL,
 	};
 	uint8_t rsdp[ACPI_RSDP_SIZE];
 	uint8_t *tables = xmalloc(ACPI_TABLES_MAX);

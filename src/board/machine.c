@@ -250,6 +250,7 @@ static void teardown(struct machine *m)
 {
 	vcpu_threads_stop(m);
 	board_devices_destroy(m);
+	board_firmware_destroy(m);
 	if (m->pci)
 		pci_bus_destroy(m->pci);
 	if (m->irq_routing)

@@ -177,6 +177,56 @@ static int apply_fw_cfg(struct boot_state *st, const struct boot_flag *flag, con
 	return 0;
 }
 
+static void add_blk(struct vm_config *cfg, struct blk_config *b)
+{
+	cfg->blk = realloc(cfg->blk, (cfg->nr_blk + 1) * sizeof(*cfg->blk));
+	if (!cfg->blk)
+		abort();
+	cfg->blk[cfg->nr_blk++] = *b;
+	b->path = NULL;
+}
+
+static bool looks_like_options(const char *value)
+{
+	return !strncmp(value, "file,", 5) || !strncmp(value, "vu,", 3) ||
+	       !strncmp(value, "path=", 5);
+}
+
+/* Like Alioth: BlkSpec ("file,path=..."), then the older BlkFileSpec
+ * ("path=..."), then a bare path with a hint. A value that plainly meant
+ * options but does not parse is an error here rather than a file name. */
+static int apply_blk(struct boot_state *st, const struct boot_flag *flag, const char *value)
+{
+	struct blk_spec spec = { .kind = BLK_KIND_FILE };
+	struct blk_config old = { NULL, false, BLK_ENGINE_DEFAULT, 0 };
+	char err[512], err_old[512];
+	int ret = 0;
+
+	if (!aco_parse(&spec_blk, value, &spec, &st->objs, err, sizeof(err))) {
+		if (spec.kind == BLK_KIND_VU)
+			ret = usage(st, flag->name, "vu: not supported yet");
+		else
+			add_blk(st->cfg, &spec.file);
+	} else if (!aco_parse(&spec_blk_file, value, &old, &st->objs, err_old, sizeof(err_old))) {
+		add_blk(st->cfg, &old);
+	} else if (looks_like_options(value)) {
+		ret = usage(st, flag->name, "%s", strncmp(value, "path=", 5) ? err : err_old);
+	} else {
+		fprintf(st->err, "alioth: --blk PATH is deprecated, use --blk file,path=%s\n", value);
+		old.path = xstrdup(value);
+		old.api = BLK_ENGINE_MIO; /* what Alioth picks for this form */
+		add_blk(st->cfg, &old);
+	}
+	if (!ret)
+		for (unsigned i = 0; i < st->cfg->nr_blk; i++)
+			if (st->cfg->blk[i].num_queues > 8)
+				ret = usage(st, flag->name, "num_queues: at most 8");
+	free(spec.file.path);
+	free(spec.socket);
+	free(old.path);
+	return ret;
+}
+
 #define CFG(member) .cfg_offset = offsetof(struct vm_config, member)
 
 static const char objects_doc[] =
@@ -210,16 +260,16 @@ static const struct boot_flag boot_flags[] = {
 	  NULL, "1G", 0, apply_mem_size },
 	{ "memory", NULL, 'm', "MEMORY", false, true, "Set up the guest's memory.",
 	  &spec_memory, NULL, 0, apply_memory },
-	{ "pvpanic", NULL, 0, NULL, false, false, "Add a pvpanic device.",
+	{ "pvpanic", NULL, 0, NULL, false, true, "Add a pvpanic device.",
 	  NULL, NULL, CFG(pvpanic), apply_switch },
 	{ "fw-cfg", NULL, 0, "ITEM", true, true, "Add an extra item to the fw_cfg device.",
 	  &spec_fw_cfg_item, NULL, 0, apply_fw_cfg },
-	{ "entropy", NULL, 0, NULL, false, false, "Add a VirtIO entropy device.",
+	{ "entropy", NULL, 0, NULL, false, true, "Add a VirtIO entropy device.",
 	  NULL, NULL, CFG(entropy), apply_switch },
 	{ "net", NULL, 0, "NET", true, false, "Add a VirtIO network device.",
 	  NULL, NULL, 0, NULL },
-	{ "blk", NULL, 0, "BLK", true, false, "Add a VirtIO block device.",
-	  NULL, NULL, 0, NULL },
+	{ "blk", NULL, 0, "BLK", true, true, "Add a VirtIO block device.",
+	  &spec_blk, NULL, 0, apply_blk },
 	{ "coco", NULL, 0, "COCO", false, false,
 	  "Turn on the host's confidential computing (SEV, SEV-SNP, TDX).", NULL, NULL, 0, NULL },
 	{ "fs", NULL, 0, "FS", true, false, "Add a VirtIO file system device.",

@@ -106,5 +106,48 @@ static const struct aco_struct fw_cfg_item_spec = ACO_TABLE("FwCfgItemSpec", fw_
 
 const struct aco_field spec_fw_cfg_item = { .kind = ACO_STRUCT, .sub_struct = &fw_cfg_item_spec };
 
+static const struct aco_variant blk_api_variants[] = {
+	{ .name = "mio", .alias = "Mio", .value = BLK_ENGINE_MIO,
+	  .doc = "A pool of I/O threads (Alioth's epoll-based worker)." },
+	{ .name = "iouring", .alias = "io_uring", .value = BLK_ENGINE_IOURING,
+	  .doc = "Linux io_uring." },
+};
+static const struct aco_enum blk_api_enum = ACO_TABLE("WorkerApi", blk_api_variants);
+
+static const struct aco_field blk_file_fields[] = {
+	{ .name = "path", .kind = ACO_STRING, .offset = offsetof(struct blk_config, path),
+	  .doc = "Path of a raw disk image (a file or a block device)." },
+	{ .name = "readonly", .kind = ACO_BOOL, .offset = offsetof(struct blk_config, readonly),
+	  .dflt = "false", .doc = "Show the guest a read-only disk." },
+	{ .name = "api", .kind = ACO_ENUM, .offset = offsetof(struct blk_config, api),
+	  .optional = true, .sub_enum = &blk_api_enum,
+	  .doc = "How the disk is accessed. [default: iouring where the kernel allows it, else mio]" },
+	{ .name = "num_queues", .kind = ACO_U16, .offset = offsetof(struct blk_config, num_queues),
+	  .dflt = "1", .doc = "Request queues (VIRTIO_BLK_F_MQ), 1 to 8." },
+};
+static const struct aco_struct blk_file_spec = ACO_TABLE("BlkFileSpec", blk_file_fields);
+/* The same field table serves BlkSpec's file variant. */
+_Static_assert(offsetof(struct blk_spec, file) == 0, "blk_spec.file must come first");
+
+static const struct aco_field vu_socket_fields[] = {
+	{ .name = "socket", .kind = ACO_STRING, .offset = offsetof(struct blk_spec, socket),
+	  .doc = "Path of the vhost-user Unix domain socket." },
+};
+static const struct aco_struct vu_socket_spec = ACO_TABLE("VuSocket", vu_socket_fields);
+
+static const struct aco_variant blk_variants[] = {
+	{ .name = "file", .alias = "File", .value = BLK_KIND_FILE,
+	  .doc = "VirtIO block device backed by a disk image file.", .payload = &blk_file_spec },
+	{ .name = "vu", .alias = "Vu", .value = BLK_KIND_VU,
+	  .doc = "vhost-user block device over a Unix domain socket (not supported yet).",
+	  .payload = &vu_socket_spec },
+};
+static const struct aco_enum blk_enum = ACO_TABLE("BlkSpec", blk_variants);
+
+const struct aco_field spec_blk = {
+	.kind = ACO_ENUM, .offset = offsetof(struct blk_spec, kind), .sub_enum = &blk_enum,
+};
+const struct aco_field spec_blk_file = { .kind = ACO_STRUCT, .sub_struct = &blk_file_spec };
+
 const struct aco_field spec_u16 = { .kind = ACO_U16 };
 const struct aco_field spec_u64 = { .kind = ACO_U64 };

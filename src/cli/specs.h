@@ -4,6 +4,7 @@
 #ifndef ALIOTH_CLI_SPECS_H
 #define ALIOTH_CLI_SPECS_H
 
+#include "board/config.h"
 #include "cli/aco.h"
 
 enum hv_kind { HV_KVM };
@@ -20,6 +21,17 @@ extern const struct aco_field spec_cpu;        /* into struct cpu_config */
 extern const struct aco_field spec_memory;     /* into struct mem_config */
 extern const struct aco_field spec_console;    /* into struct console_config */
 extern const struct aco_field spec_fw_cfg_item; /* into struct fw_cfg_item_config */
+/* --blk: Alioth's BlkSpec (file or vu) parses into struct blk_spec; its
+ * older form "path=...,readonly=..." (BlkFileSpec) into struct blk_config.
+ * file comes first so that both tables share the file fields. */
+enum blk_kind { BLK_KIND_FILE, BLK_KIND_VU };
+struct blk_spec {
+	struct blk_config file;
+	enum blk_kind kind;
+	char *socket; /* vu */
+};
+extern const struct aco_field spec_blk;         /* into struct blk_spec */
+extern const struct aco_field spec_blk_file;    /* into struct blk_config */
 extern const struct aco_field spec_u16;        /* a bare integer, e.g. --num-cpu */
 extern const struct aco_field spec_u64;        /* a bare size, e.g. --mem-size */
 

@@ -121,6 +121,23 @@ void pci_config_set_intx(struct pci_config *cfg, uint8_t pin, uint8_t line);
 unsigned pci_config_add_cap(struct pci_config *cfg, const uint8_t *body, unsigned len,
 			    const uint8_t *wmask, const struct pci_cap_hook *hook, void *ctx);
 
+/* Lets the function's owner see guest writes to header bytes [start,
+ * start + len), e.g. COMMAND and the BARs to follow a BAR move, through
+ * hook->after_write (offsets relative to start; cfg->lock held). Uses a
+ * hook slot, adds no capability. Setup only; false when the table is full. */
+static inline bool pci_config_watch_header(struct pci_config *cfg, unsigned start, unsigned len,
+					   const struct pci_cap_hook *hook, void *ctx)
+{
+	if (cfg->nr_hooks == PCI_NR_CAP_HOOKS || start + len > PCI_HEADER_END)
+		return false;
+	unsigned h = cfg->nr_hooks++;
+	cfg->hooks[h].start = start;
+	cfg->hooks[h].len = len;
+	cfg->hooks[h].hook = hook;
+	cfg->hooks[h].ctx = ctx;
+	return true;
+}
+
 /* Guest accesses; size 1..8, off + size clipped at 4 KiB (reads of bytes
  * past the end are all ones). */
 uint64_t pci_config_read(struct pci_config *cfg, unsigned off, unsigned size);

@@ -13,6 +13,13 @@
 
 struct virtio_ctx;
 
+/* Per-device transport options (the device's command-line options that are
+ * not the device's business). A NULL pointer means all defaults. */
+struct virtio_pci_opts {
+	bool no_packed; /* offer split rings only (VIRTIO_F_RING_PACKED off) */
+	int slot;       /* PCI slot 1..31; 0 or -1: the first free one */
+};
+
 struct virtio_dev_ops {
 	const char *name;         /* "virtio-blk", for logs */
 	uint16_t device_id;       /* virtio device type: 2 blk, 4 entropy ... */
@@ -20,8 +27,8 @@ struct virtio_dev_ops {
 	uint16_t queue_max_size;  /* <= VIRTQ_MAX_SIZE */
 	uint32_t config_size;     /* device-specific configuration bytes */
 	/* Device-specific feature bits. The transport adds VERSION_1,
-	 * RING_PACKED, EVENT_IDX and INDIRECT_DESC itself (a device may
-	 * forbid packed rings with its own option: see virtio_dev_forbid). */
+	 * RING_PACKED, EVENT_IDX, INDIRECT_DESC and RING_RESET itself (a
+	 * device option may forbid packed rings: virtio_pci_opts.no_packed). */
 	uint64_t (*features)(void *dev);
 	/* off + len <= config_size is checked by the transport. May be NULL. */
 	void (*config_read)(void *dev, uint32_t off, void *buf, uint32_t len);

@@ -19,6 +19,12 @@
 #define TIMER_DIV_1   0xB
 #define TIMER_TICKS   1000000u   /* ~1 ms at the 1 GHz APIC clock KVM and QEMU model */
 #define MSI_ADDR_BASE 0xFEE00000ULL
+#define NR_STUBS      32
+#define PIC1_CMD      0x20
+#define PIC1_DATA     0x21
+#define PIC2_CMD      0xA0
+#define PIC2_DATA     0xA1
+#define PIC_VEC_BASE  0x50   /* its IRQs (all masked; spurious 7/15 included) */
 
 struct idt_gate {
 	uint16_t off_lo, sel;
@@ -35,14 +41,15 @@ struct idt_desc {
 void irq_dispatch(uint64_t vector);
 extern const char irq_stubs[];
 
-/* One 16-byte stub per vector 0x40..0x4F pushes its number; the common
+/* One 16-byte stub per vector 0x40..0x5F pushes its number; the common
  * part saves the caller-saved registers, keeps the stack 16-byte aligned
  * for the C call and returns with iretq. */
 __asm__(".text\n"
 	".balign 16\n"
 	".globl irq_stubs\n"
 	"irq_stubs:\n"
-	".irp vec, 0x40,0x41,0x42,0x43,0x44,0x45,0x46,0x47,0x48,0x49,0x4a,0x4b,0x4c,0x4d,0x4e,0x4f\n"
+	".irp vec, 0x40,0x41,0x42,0x43,0x44,0x45,0x46,0x47,0x48,0x49,0x4a,0x4b,0x4c,0x4d,0x4e,0x4f,"
+	"0x50,0x51,0x52,0x53,0x54,0x55,0x56,0x57,0x58,0x59,0x5a,0x5b,0x5c,0x5d,0x5e,0x5f\n"
 	".balign 16\n"
 	"pushq $\\vec\n"
 	"jmp irq_common\n"
@@ -60,7 +67,7 @@ __asm__(".text\n"
 	"iretq\n");
 
 static struct idt_gate idt[NR_GATES] __attribute__((aligned(16)));
-static volatile uint64_t counts[16];
+static volatile uint64_t counts[NR_STUBS];
 
 static int x2apic(void)
 {
@@ -84,7 +91,7 @@ static void lapic_write(unsigned off, uint32_t v)
 
 void irq_dispatch(uint64_t vector)
 {
-	if (vector >= IRQ_VEC_FIRST && vector < IRQ_VEC_FIRST + 16)
+	if (vector >= IRQ_VEC_FIRST && vector < IRQ_VEC_FIRST + NR_STUBS)
 		counts[vector - IRQ_VEC_FIRST]++;
 	lapic_write(XAPIC_EOI, 0);
 }
@@ -106,15 +113,33 @@ static void load_idt(void)
 	if (cur.base != ours.base) {
 		size_t n = (size_t)cur.limit + 1;
 		memcpy(idt, (const void *)(uintptr_t)cur.base, n < sizeof(idt) ? n : sizeof(idt));
-		for (unsigned v = 0; v < 16; v++)
+		for (unsigned v = 0; v < NR_STUBS; v++)
 			set_gate(IRQ_VEC_FIRST + v, irq_stubs + 16 * v);
 	}
 	__asm__ volatile("lidt %0" : : "m"(ours));
 }
 
+/* Firmware leaves the 8259s at vector 8 with the PIT unmasked: a timer
+ * tick would land on the #DF gate once we sti. Move them out of the
+ * exception range and mask every line. */
+static void pic_mask_all(void)
+{
+	outb(PIC1_CMD, 0x11);
+	outb(PIC2_CMD, 0x11);
+	outb(PIC1_DATA, PIC_VEC_BASE);
+	outb(PIC2_DATA, PIC_VEC_BASE + 8);
+	outb(PIC1_DATA, 4);
+	outb(PIC2_DATA, 2);
+	outb(PIC1_DATA, 1);
+	outb(PIC2_DATA, 1);
+	outb(PIC1_DATA, 0xFF);
+	outb(PIC2_DATA, 0xFF);
+}
+
 void irq_init(void)
 {
 	load_idt();
+	pic_mask_all();
 	lapic_write(XAPIC_SVR, lapic_read(XAPIC_SVR) | SVR_ENABLE | 0xFF);
 	lapic_write(XAPIC_TIMER_DIV, TIMER_DIV_1);
 	lapic_write(XAPIC_LVT_TIMER, LVT_PERIODIC | IRQ_VEC_TIMER);

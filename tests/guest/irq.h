@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define IRQ_VEC_FIRST 0x40
-#define IRQ_NR_VECS   8          /* 0x40..0x47 for devices */
+#define IRQ_NR_VECS   8          /* 0x40..0x47 for devices; 0x50..0x5F the masked 8259s */
 #define IRQ_VEC_TIMER 0x4F
 
 /* Installs the gates, software-enables the LAPIC, starts the timer. */

@@ -8,6 +8,7 @@
 #include "paging.h"
 #include "serial.h"
 #include "trap.h"
+#include "vtests.h"
 
 #define MIB (1ULL << 20)
 #define I8042_CMD_PORT 0x64
@@ -343,6 +344,7 @@ static void run_checks(const struct ctx *c)
 			checks[i].run(c);
 		}
 	}
+	known += vtests_run(&c->bi, &c->ai);
 	if (!known && !cmdline_has_word(c->bi.cmdline, "test", "poweroff"))
 		kprintf("FAIL guest: no known check named in test=\n");
 }

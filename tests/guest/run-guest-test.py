@@ -23,17 +23,20 @@ import threading
 import time
 import zlib
 
+import virtio_plan
+
 SKIP = 77
 KVM_GET_API_VERSION = 0xAE00
 KVM_CREATE_VM = 0xAE01
 F_SETPIPE_SZ = 1031
 CHECKS = ["e820", "acpi", "smp", "cmdline", "initrd", "serial", "poweroff", "flood",
-          "reset-acpi", "reset-i8042", "triple-fault", "hang"]
+          "reset-acpi", "reset-i8042", "triple-fault", "hang"] + virtio_plan.CHECKS
 # Checks that end the VM otherwise than by power-off: the exit status
 # (docs/exit-status.md; None = set by how the runner ends it) and the line
 # the guest prints just before.
 ENDINGS = {"reset-acpi": (4, "RESET acpi "), "reset-i8042": (4, "RESET i8042 "),
-           "triple-fault": (5, "TRIPLE-FAULT "), "hang": (None, "READY hang")}
+           "triple-fault": (5, "TRIPLE-FAULT "), "hang": (None, "READY hang"),
+           **virtio_plan.ENDINGS}
 SIGNALS = {"TERM": signal.SIGTERM, "INT": signal.SIGINT}
 SIGNAL_GRACE = 2.0    # seconds from SIGTERM/SIGINT to the VMM's exit
 FLOOD_STALL = 0.5     # the slow reader stops this long once the flood starts
@@ -123,6 +126,7 @@ class Plan:
             self.old_log = "OLD-" + random_text(16)
             with open(self.console_log, "w") as f:
                 f.write(self.old_log + "\n")
+        self.devices = virtio_plan.DevicePlan(self, args, tmpdir, words)
         self.cmdline = " ".join(words)
         # the guest prints the command line it received: it must be ours, byte for byte
         self.expect_lines.append(f"cmdline: {self.cmdline}")
@@ -140,18 +144,19 @@ def alioth_command(args, plan):
             "--console", console]
     if plan.initramfs:
         cmd += ["-i", plan.initramfs]
-    return cmd
+    return cmd + plan.devices.alioth_args()
 
 
 def qemu_command(args, plan):
     machine = "pc" if args.format == "bzimage" or args.qemu_machine == "pc" else "microvm,acpi=on"
+    machine = plan.devices.qemu_machine(machine)
     cmd = ["qemu-system-x86_64", "-accel", "tcg", "-M", machine, "-m", args.memory,
            "-smp", str(args.cpus), "-nographic", "-nodefaults", "-no-user-config",
            "-no-reboot", "-serial", "stdio", "-monitor", "none",
            "-kernel", args.image, "-append", plan.cmdline]
     if plan.initramfs:
         cmd += ["-initrd", plan.initramfs]
-    return cmd
+    return cmd + plan.devices.qemu_args()
 
 
 def open_stdin(args, plan):
@@ -190,6 +195,7 @@ def signal_while_blocked(proc, plan, result):
 
 def send_on_ready(proc, plan, line, result):
     """Console input or a signal, once the guest says it is waiting."""
+    plan.devices.on_line(proc, line)
     if plan.stdin_line and line == "READY serial" and proc.stdin:
         try:
             proc.stdin.write((plan.stdin_line + "\n").encode())
@@ -362,6 +368,7 @@ def verdict(args, plan, result):
         problems += console_log_problems(args, plan, result)
     if plan.check == "flood":
         problems += flood_problems(args, lines, complete=not plan.signal)
+    problems += plan.devices.problems()
     return problems
 
 
@@ -416,6 +423,7 @@ def main():
     ap.add_argument("--vmm-error", choices=VMM_ERRORS, help="a command line that must fail")
     ap.add_argument("--timeout", type=float, default=90)
     ap.add_argument("--qemu", action="store_true", help="run under QEMU TCG instead of alioth")
+    virtio_plan.add_args(ap)
     ap.add_argument("--qemu-machine", default="microvm", choices=["microvm", "pc"],
                     help="QEMU machine for the PVH ELF")
     args = ap.parse_args()

@@ -34,7 +34,7 @@ lab_boot() {
 	{
 		timeout "${LAB_TIMEOUT:-120}" /bin/alioth "$@" <&3 3<&- 2>&1
 		echo $? >/tmp/status
-	} | while IFS= read -r line; do
+	} | while IFS= read -r line || [ -n "$line" ]; do
 		line=${line%"$CR"}
 		echo "$prefix$line"
 		case $line in

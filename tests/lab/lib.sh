@@ -121,13 +121,14 @@ lab_run_fed() {   # INPUT READY_WORD CMD...
 	mkfifo "$fifo"
 	exec {fd}<>"$fifo"   # read-write: never blocks, and the reader sees no EOF
 	{
-		"$@" <&"$fd" {fd}<&- 2>&1
-		echo $? >"$status_file"
-	} | while IFS= read -r line; do
+		local rc=0   # "|| rc=$?": callers may run under set -e
+		"$@" <&"$fd" {fd}<&- 2>&1 || rc=$?
+		echo "$rc" >"$status_file"
+	} | while IFS= read -r line || [ -n "$line" ]; do
 		line=${line%$'\r'}
 		printf '%s\n' "$line"
-		[[ $line == *"$ready"* ]] && cat "$input" >&"$fd"
-	done
+		if [[ $line == *"$ready"* ]]; then cat "$input" >&"$fd"; fi
+	done || true   # the status that counts is in status_file
 	exec {fd}<&-
 	status=$(cat "$status_file")
 	rm -f "$fifo" "$status_file"

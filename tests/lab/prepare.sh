@@ -9,6 +9,7 @@
 # and scripts/demo.sh). Exit 77 when the packages cannot be had (no apt, no network).
 set -euo pipefail
 
+export PATH=$PATH:/usr/sbin:/sbin   # depmod, for non-root PATHs
 here=$(cd "$(dirname "$0")" && pwd)
 cache=$(realpath -m "${ALIOTH_LAB_CACHE:-$here/cache}")
 SKIP=77
@@ -102,12 +103,23 @@ cache_complete() {
 	done
 }
 
+# Tools this script runs, as "command:Debian package" pairs.
+need_tools() {
+	local pair missing=""
+	for pair in dpkg-deb:dpkg depmod:kmod lz4:lz4 xz:xz-utils zstd:zstd gzip:gzip; do
+		command -v "${pair%%:*}" >/dev/null || missing+=" ${pair#*:}"
+	done
+	[ -z "$missing" ] || { say "missing tools; apt-get install -y$missing"; exit 1; }
+}
+
 main() {
 	# The apt look-ups cost seconds; skip them unless asked to look for newer kernels.
 	[ -z "${ALIOTH_LAB_REFRESH:-}" ] && cache_complete && exit 0
 	command -v apt-get >/dev/null || skip "no apt-get on this host"
-	command -v dpkg-deb >/dev/null || skip "no dpkg-deb on this host"
+	need_tools
 	mkdir -p "$cache/debs"
+	exec 9>"$cache/.lock"
+	flock 9   # one writer at a time (run-lab.sh and demo.sh may run together)
 
 	resolve_packages
 	if [ -z "$generic_pkg" ] || [ -z "$cloud_pkg" ]; then

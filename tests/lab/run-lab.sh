@@ -10,7 +10,7 @@
 # Environment: ALIOTH_BIN (else newest build*/alioth, built with meson if none),
 #   ALIOTH_LAB_CACHE (downloads), ALIOTH_LAB_OUT (images and serial log; default
 #   $ALIOTH_LAB_CACHE/run), ALIOTH_LAB_TIMEOUT (whole QEMU run, seconds; default 240),
-#   ALIOTH_LAB_BOOT_TIMEOUT (one alioth run inside L1, seconds; default 45).
+#   ALIOTH_LAB_BOOT_TIMEOUT (one alioth run inside L1, seconds; default 60).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,7 +73,7 @@ l2_cmdline() {   # END INPUT
 write_plan() {   # FILE BOOT-ENTRY...
 	local file=$1 entry name cpus mib kind end input kernel_args feed
 	shift
-	echo "LAB_TIMEOUT=${ALIOTH_LAB_BOOT_TIMEOUT:-45}" >"$file"
+	echo "LAB_TIMEOUT=${ALIOTH_LAB_BOOT_TIMEOUT:-60}" >"$file"
 	for entry in "$@"; do
 		read -r name cpus mib kind end input <<<"$entry"
 		if [ "$kind" = pvh ]; then kernel_args="--pvh /lab/vmlinux"; else kernel_args="-k /lab/vmlinuz"; fi
@@ -153,6 +153,8 @@ main() {
 	echo "lab: alioth = $alioth"
 
 	mkdir -p "$out"
+	exec 9>"$out/.lock"
+	flock -n 9 || { echo "lab: waiting for another run using $out" >&2; flock 9; }
 	local t0=$SECONDS
 	lab_build_l2_initramfs "$out/l2.cpio.gz"
 	echo "$L2_INPUT" >"$out/input"
@@ -163,7 +165,7 @@ main() {
 
 	t0=$SECONDS
 	local qrc=0
-	lab_qemu_l1 "$out/l1.cpio" "lab.mode=test"
+	lab_qemu_l1 "$out/l1.cpio" ""
 	timeout -k 5 "${ALIOTH_LAB_TIMEOUT:-240}" "${LAB_QEMU[@]}" </dev/null 2>&1 |
 		tr -d '\r' >"$out/serial.log" || qrc=$?
 	echo "lab: QEMU ran $((SECONDS - t0)) s (status $qrc)"

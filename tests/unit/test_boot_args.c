@@ -212,7 +212,7 @@ static void test_deprecated_flags(void **state)
 static void test_unsupported_flags(void **state)
 {
 	static const char *const flags[] = {
-		"--firmware", "--fw-cfg", "--net", "--blk", "--coco", "--fs", "--vsock",
+		"--net", "--blk", "--coco", "--fs", "--vsock",
 		"--vfio-cdev", "--vfio-ioas", "--vfio-group", "--vfio-container", "--balloon",
 	};
 	char line[128];
@@ -227,8 +227,6 @@ static void test_unsupported_flags(void **state)
 	assert_usage("alioth: --pvpanic: not supported yet");
 	BOOT("-k", "k", "--entropy");
 	assert_usage("alioth: --entropy: not supported yet");
-	BOOT("-f", "fw.bin");
-	assert_usage("alioth: --firmware: not supported yet");
 	BOOT("-k", "k", "--hypervisor", "kvm,dev_sev=/dev/sev");
 	assert_usage("alioth: --hypervisor: dev_sev: not supported yet");
 }

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/boot_args.h"
 #include "dev/fw_cfg.h"
+#include "util/exit_status.h"
 #include "loader/loader.h"
 #include "util/util.h"
 
@@ -334,6 +336,64 @@ static void test_firmware_size_checked(void **state)
 	unlink(path);
 }
 
+/* Runs `alioth boot ARGS...`; returns the parse result, err text in errbuf. */
+static char errbuf[512];
+
+static int parse(struct vm_config *cfg, int argc, const char **argv)
+{
+	FILE *out = fopen("/dev/null", "w");
+	FILE *err = fmemopen(errbuf, sizeof(errbuf), "w");
+	memset(errbuf, 0, sizeof(errbuf));
+	int ret = boot_args_parse(argc, (char **)argv, cfg, out, err);
+	fclose(out);
+	fclose(err);
+	return ret;
+}
+
+#define PARSE(cfg, ...) \
+	parse(cfg, (int)(sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(char *)), \
+	      (const char *[]){ __VA_ARGS__ })
+
+static void test_cli_fw_cfg_items(void **state)
+{
+	(void)state;
+	struct vm_config cfg;
+	assert_int_equal(PARSE(&cfg, "boot", "-f", "fw.bin", "-k", "bz", "--fw-cfg",
+			       "name=opt/a,string=hello", "--fw-cfg", "name=opt/b,file=/x/y"), 0);
+	assert_string_equal(cfg.firmware, "fw.bin");
+	assert_string_equal(cfg.kernel, "bz");
+	assert_int_equal(cfg.nr_fw_cfg, 2);
+	assert_string_equal(cfg.fw_cfg[0].name, "opt/a");
+	assert_string_equal(cfg.fw_cfg[0].string, "hello");
+	assert_null(cfg.fw_cfg[0].file);
+	assert_string_equal(cfg.fw_cfg[1].file, "/x/y");
+	vm_config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "boot", "-f", "fw", "--fw-cfg", "name=etc/x,string=a"),
+			 EXIT_USAGE);
+	assert_non_null(strstr(errbuf, "must start with 'opt/'"));
+	vm_config_free(&cfg);
+	char longname[80] = "name=opt/";
+	memset(longname + 9, 'n', 60);
+	strcat(longname, ",string=a");
+	assert_int_equal(PARSE(&cfg, "boot", "-f", "fw", "--fw-cfg", longname), EXIT_USAGE);
+	assert_non_null(strstr(errbuf, "longer than 55"));
+	vm_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "boot", "-f", "fw", "--fw-cfg", "name=opt/a,string=1",
+			       "--fw-cfg", "name=opt/a,string=2"), EXIT_USAGE);
+	assert_non_null(strstr(errbuf, "more than once"));
+	vm_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "boot", "-f", "fw", "--fw-cfg", "name=opt/a,string=1,file=f"),
+			 EXIT_USAGE);
+	assert_non_null(strstr(errbuf, "exactly one of file"));
+	vm_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "boot", "-f", "fw", "--fw-cfg", "name=opt/a"), EXIT_USAGE);
+	vm_config_free(&cfg);
+	/* --pvh still excludes the others */
+	assert_int_equal(PARSE(&cfg, "boot", "-f", "fw", "--pvh", "elf"), EXIT_USAGE);
+	vm_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dma_hostile, setup, teardown),
 		cmocka_unit_test(test_fw_kernel_split),
 		cmocka_unit_test(test_firmware_size_checked),
+		cmocka_unit_test(test_cli_fw_cfg_items),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,88 @@
+#include "board/devices_pci.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blk/aio.h"
+#include "board/board.h"
+#include "board/virtio_board.h"
+#include "pci/bus.h"
+#include "pci/pvpanic.h"
+#include "util/log.h"
+#include "util/util.h"
+#include "virtio/blk.h"
+#include "virtio/entropy.h"
+
+struct board_pci_devices {
+	struct pvpanic *pvpanic;
+};
+
+static int add_pvpanic(struct machine *m, struct board_pci_devices *d)
+{
+	int err;
+
+	d->pvpanic = pvpanic_create(&m->events);
+	if (!d->pvpanic)
+		return -ENOMEM;
+	err = pci_bus_add_device(m->pci, pvpanic_pci_config(d->pvpanic), "pvpanic", -1, NULL);
+	if (err)
+		log_error("pvpanic: cannot add the device to the PCI bus: %s", strerror(-err));
+	return err;
+}
+
+static enum blk_api blk_api_of(enum blk_engine e)
+{
+	switch (e) {
+	case BLK_ENGINE_MIO:
+		return BLK_API_MIO;
+	case BLK_ENGINE_IOURING:
+		return BLK_API_IOURING;
+	case BLK_ENGINE_DEFAULT:
+		break;
+	}
+	return BLK_API_AUTO;
+}
+
+static int add_blk(struct machine *m, const struct blk_config *c)
+{
+	const struct virtio_blk_params p = {
+		.path = c->path,
+		.readonly = c->readonly,
+		.api = blk_api_of(c->api),
+		.num_queues = c->num_queues,
+	};
+	struct virtio_blk *b;
+	char err[512];
+	int ret = virtio_blk_create(&p, &b, err, sizeof(err));
+
+	if (ret) {
+		log_error("%s", err);
+		return ret;
+	}
+	return board_add_virtio(m, &virtio_blk_ops, b, NULL);
+}
+
+int board_add_pci_devices(struct machine *m, struct board_pci_devices **out)
+{
+	const struct vm_config *cfg = m->cfg;
+	struct board_pci_devices *d = xcalloc(1, sizeof(*d));
+	int err = 0;
+
+	*out = d;
+	if (cfg->pvpanic)
+		err = add_pvpanic(m, d);
+	if (!err && cfg->entropy)
+		err = board_add_virtio(m, &virtio_entropy_ops, virtio_entropy_create(), NULL);
+	for (unsigned i = 0; !err && i < cfg->nr_blk; i++)
+		err = add_blk(m, &cfg->blk[i]);
+	return err;
+}
+
+void board_pci_devices_destroy(struct board_pci_devices *d)
+{
+	if (!d)
+		return;
+	pvpanic_destroy(d->pvpanic);
+	free(d);
+}

@@ -1,0 +1,122 @@
+"""The PCI/virtio device checks' side of run-guest-test.py: which devices
+the VMM gets (alioth --blk/--entropy/--pvpanic, or QEMU q35 devices), the
+disk file with known bytes and the expected values on the guest command
+line, the SIGKILL on FLUSHED (blk-durable), and the file's bytes after the
+VMM is gone."""
+import random
+import signal
+import zlib
+
+SECTOR = 512
+BLK_CHECKS = ["blk", "blk-ro", "blk-durable", "blk-hostile"]
+CHECKS = BLK_CHECKS + ["entropy", "pvpanic"]
+# (exit status, line printed just before); see docs/exit-status.md
+ENDINGS = {"pvpanic": (3, "PVPANIC "), "blk-durable": (-signal.SIGKILL, "FLUSHED ")}
+QEMU_PVPANIC_STATUS = 1   # -action panic=exit-failure
+WRITE_SECTORS = {"blk": 8, "blk-durable": 64}   # as vtests.c writes them
+# QEMU bounce-buffers DMA to unbacked guest addresses instead of refusing it,
+# so only the ring-rule cases are expected to set NEEDS_RESET there.
+QEMU_HOSTILE = "loop,jump"
+
+
+def add_args(ap):
+    ap.add_argument("--vring", choices=["split", "packed"], default="split",
+                    help="virtio checks: ring layout to negotiate")
+    ap.add_argument("--vfeat", default="",
+                    help="virtio checks: also negotiate these (indirect,event_idx)")
+    ap.add_argument("--vmode", choices=["irq", "poll"], default="irq",
+                    help="virtio checks: completion by MSI-X interrupt or by polling")
+
+
+def pattern_bytes(seed, offset, length):
+    """vtests.c pattern_fill: one LE word per 4 bytes of file offset."""
+    out = bytearray()
+    for i in range(0, length, 4):
+        k = ((offset + i) // 4) & 0xFFFFFFFF
+        v = ((seed ^ k) * 2654435761) & 0xFFFFFFFF
+        v ^= v >> 16
+        out += v.to_bytes(4, "little")
+    return bytes(out)
+
+
+class DevicePlan:
+    def __init__(self, plan, args, tmpdir, words):
+        self.check = args.check
+        self.qemu = args.qemu
+        self.disk = None
+        self.original = None
+        self.wseed = random.randint(1, 0xFFFFFFFF)
+        self.wsector = random.randint(16, 64)
+        if self.check not in CHECKS:
+            return
+        words += [f"vring={args.vring}", f"vmode={args.vmode}"]
+        if args.vfeat:
+            words.append(f"vfeat={args.vfeat}")
+        if self.check == "pvpanic" and args.qemu:
+            plan.expect_status = QEMU_PVPANIC_STATUS
+        if self.check in BLK_CHECKS:
+            self.make_disk(tmpdir, words)
+        if self.check == "blk-hostile" and args.qemu:
+            words.append(f"hostile={QEMU_HOSTILE}")
+
+    def make_disk(self, tmpdir, words):
+        sectors = 2048 + random.randint(0, 64)
+        self.original = random.randbytes(sectors * SECTOR)
+        self.disk = f"{tmpdir}/disk.img"
+        with open(self.disk, "wb") as f:
+            f.write(self.original)
+        words += [f"blk_sectors={sectors}",
+                  f"blk_crc0=0x{zlib.crc32(self.original[:4096]):08x}",
+                  f"blk_crc_last=0x{zlib.crc32(self.original[-SECTOR:]):08x}",
+                  f"wseed={self.wseed}", f"wsector={self.wsector}"]
+
+    def alioth_args(self):
+        if self.disk:
+            ro = ",readonly=true" if self.check == "blk-ro" else ""
+            return ["--blk", f"file,path={self.disk}{ro}"]
+        return {"entropy": ["--entropy"], "pvpanic": ["--pvpanic"]}.get(self.check, [])
+
+    def qemu_machine(self, machine):
+        """Devices need PCI with ECAM: q35 (its SeaBIOS assigns the BARs)."""
+        return "q35" if self.check in CHECKS else machine
+
+    def qemu_args(self):
+        if self.disk:
+            ro = ",readonly=on" if self.check == "blk-ro" else ""
+            return ["-drive", f"file={self.disk},if=none,format=raw,id=d0{ro}",
+                    "-device", "virtio-blk-pci,drive=d0,disable-legacy=on,packed=on,serial=guest-test"]
+        if self.check == "entropy":
+            return ["-device", "virtio-rng-pci,disable-legacy=on,packed=on"]
+        if self.check == "pvpanic":
+            return ["-device", "pvpanic-pci", "-action", "panic=exit-failure"]
+        return []
+
+    def on_line(self, proc, line):
+        # the durability claim: every acknowledged byte survives a kill -9 now
+        if self.check == "blk-durable" and line.startswith("FLUSHED "):
+            proc.send_signal(signal.SIGKILL)
+
+    def expected_file(self):
+        n = WRITE_SECTORS.get(self.check, 0)
+        if not n:
+            return self.original
+        start = self.wsector * SECTOR
+        return (self.original[:start] + pattern_bytes(self.wseed, start, n * SECTOR) +
+                self.original[start + n * SECTOR:])
+
+    def problems(self):
+        """The disk file after the VMM exited."""
+        if not self.disk:
+            return []
+        with open(self.disk, "rb") as f:
+            got = f.read()
+        want = self.expected_file()
+        if len(got) != len(want):
+            return [f"disk file is {len(got)} bytes, expected {len(want)}"]
+        if got == want:
+            print(f"disk file: as expected ({len(got)} bytes)")
+            return []
+        first = next(i for i in range(len(got)) if got[i] != want[i])
+        bad = sum(1 for s in range(0, len(got), SECTOR) if got[s:s + SECTOR] != want[s:s + SECTOR])
+        return [f"disk file differs from the expected bytes from offset {first}"
+                f" (sector {first // SECTOR}; {bad} sectors differ)"]
