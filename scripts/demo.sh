@@ -78,8 +78,9 @@ run_in_lab() {   # ALIOTH
 		save_stdin_script "$work/input"
 		echo "LAB_TIMEOUT=${ALIOTH_DEMO_TIMEOUT:-300}; lab_boot demo /lab/input 'L2| ' $args" >"$work/plan.sh"
 	fi
-	lab_build_l1_initramfs "$work/l1.cpio" "$work/l2.cpio.gz" "$alioth" \
-		plan.sh="$work/plan.sh" $([ -f "$work/input" ] && echo input="$work/input")
+	local extra=(plan.sh="$work/plan.sh")
+	[ -f "$work/input" ] && extra+=(input="$work/input")
+	lab_build_l1_initramfs "$work/l1.cpio" "$work/l2.cpio.gz" "$alioth" "${extra[@]}"
 	lab_qemu_l1 "$work/l1.cpio" "loglevel=1"
 	say "PVM host: running alioth inside the nested lab (QEMU TCG, L1 Debian kernel)"
 	if [ -t 0 ]; then

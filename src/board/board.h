@@ -19,6 +19,7 @@
 struct machine;
 struct irq_routing;
 struct pci_bus;
+struct board_pci_devices;
 
 struct vcpu_thread {
 	struct kvm_vcpu vcpu;
@@ -51,6 +52,7 @@ struct machine {
 	struct board_devices *devs;
 	struct board_firmware *fw; /* board/firmware.h: -f and --fw-cfg; NULL without */
 	struct board_virtio *virtio; /* board/virtio_board.h: virtio-pci devices */
+	struct board_pci_devices *pci_devs; /* board/devices_pci.h: --blk, --entropy, --pvpanic */
 };
 
 /* Records the first stop request with its exit status and wakes the main

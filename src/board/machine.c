@@ -17,6 +17,8 @@
 #include "arch/x86/regs.h"
 #include "board/board.h"
 #include "board/devices.h"
+#include "board/devices_pci.h"
+#include "board/virtio_board.h"
 #include "board/firmware.h"
 #include "hv/irq_routing.h"
 #include "pci/bus.h"
@@ -209,6 +211,8 @@ static int build(struct machine *m)
 		err = setup_pci(m);
 	if (!err)
 		err = board_devices_create(m);
+	if (!err)
+		err = board_add_pci_devices(m, &m->pci_devs);
 	uint32_t *apic_ids = xcalloc(m->nr_vcpus, sizeof(uint32_t));
 	if (!err && !m->cfg->firmware) /* firmware gets ACPI through fw_cfg */
 		err = setup_acpi(m, apic_ids);
@@ -251,8 +255,11 @@ static void teardown(struct machine *m)
 	vcpu_threads_stop(m);
 	board_devices_destroy(m);
 	board_firmware_destroy(m);
+	/* The bus reads device BARs until it is gone; MSI vectors go before routing. */
 	if (m->pci)
 		pci_bus_destroy(m->pci);
+	board_virtio_destroy_all(m);
+	board_pci_devices_destroy(m->pci_devs);
 	if (m->irq_routing)
 		irq_routing_destroy(m->irq_routing);
 	for (unsigned i = 0; m->vcpus && i < m->nr_vcpus; i++)

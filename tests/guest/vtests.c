@@ -156,6 +156,8 @@ static const char *blk_check_crc(uint64_t sector, uint32_t len, uint64_t want)
 
 static const char *blk_capacity(struct vt *t, uint64_t *cap)
 {
+	if (!dev.devcfg)
+		return "virtio-blk has no device configuration capability";
 	*cap = vdev_cfg_read(&dev, BLK_CFG_CAPACITY, 8);
 	kprintf("blk: capacity %lu sectors\n", *cap);
 	return *cap == arg_u64(t, "blk_sectors", 0) ? 0 : "capacity differs from the file size / 512";

@@ -23,7 +23,7 @@ lab_rootfs_base() {
 lab_cpio() {
 	local root=$1 out=$2 compress=${3:-gzip}
 	(
-		cd "$root"
+		cd "$root" || exit 1
 		find . -print0 | LC_ALL=C sort -z |
 			cpio --null -o -H newc --owner=0:0 --quiet |
 			if [ "$compress" = gzip ]; then gzip -6n; else cat; fi
@@ -46,7 +46,7 @@ lab_module_order() {
 	declare -A seen=()
 	local order=()
 	visit() {
-		local m=$1 d deps=() i
+		local m=$1 deps=() i
 		[ -n "${seen[$m]:-}" ] && return
 		seen[$m]=1
 		read -r -a deps <<<"$(awk -F': *' -v m="$m" '$1 == m { print $2 }' "$dep")"
@@ -103,6 +103,7 @@ lab_build_l1_initramfs() {   # OUT L2_INITRAMFS ALIOTH|"" [name=path...]
 lab_qemu_l1() {   # L1_INITRAMFS L1_CMDLINE [extra qemu args...]
 	local initramfs=$1 cmdline=$2
 	shift 2
+	# shellcheck disable=SC2034   # read by the caller
 	LAB_QEMU=(qemu-system-x86_64 -accel tcg -cpu max -M pc -m "${ALIOTH_LAB_L1_MEM:-2560M}"
 		-smp "${ALIOTH_LAB_L1_SMP:-2}" -nographic -no-reboot -nodefaults -no-user-config
 		-serial stdio -kernel "$LAB_L1_VMLINUX" -initrd "$initramfs"

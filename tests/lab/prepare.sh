@@ -1,7 +1,8 @@
 #!/bin/bash
 # Fetches and unpacks what the nested lab boots: Debian's generic kernel (L1, with
 # kvm/kvm-amd modules), Debian's cloud kernel (L2) and busybox-static; extracts the
-# ELF vmlinux (with its PVH note) from both kernels' bzImages. Everything lands in $ALIOTH_LAB_CACHE (default tests/lab/cache).
+# ELF vmlinux (with its PVH note) from both kernels' bzImages. Everything lands in
+# $ALIOTH_LAB_CACHE (default tests/lab/cache).
 #
 # Prints nothing but errors when the cache is already complete; then it does not ask
 # apt at all unless ALIOTH_LAB_REFRESH=1 (look for a newer kernel ABI). On success the

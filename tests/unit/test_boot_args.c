@@ -212,7 +212,7 @@ static void test_deprecated_flags(void **state)
 static void test_unsupported_flags(void **state)
 {
 	static const char *const flags[] = {
-		"--net", "--blk", "--coco", "--fs", "--vsock",
+		"--net", "--coco", "--fs", "--vsock",
 		"--vfio-cdev", "--vfio-ioas", "--vfio-group", "--vfio-container", "--balloon",
 	};
 	char line[128];
@@ -223,10 +223,6 @@ static void test_unsupported_flags(void **state)
 		snprintf(line, sizeof(line), "alioth: %s: not supported yet", flags[i]);
 		assert_usage(line);
 	}
-	BOOT("-k", "k", "--pvpanic");
-	assert_usage("alioth: --pvpanic: not supported yet");
-	BOOT("-k", "k", "--entropy");
-	assert_usage("alioth: --entropy: not supported yet");
 	BOOT("-k", "k", "--hypervisor", "kvm,dev_sev=/dev/sev");
 	assert_usage("alioth: --hypervisor: dev_sev: not supported yet");
 }
