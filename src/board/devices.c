@@ -107,6 +107,12 @@ int board_devices_start(struct machine *m)
 	return console_start(d->console, &in);
 }
 
+void board_devices_quiesce(struct machine *m)
+{
+	if (m->devs)
+		console_discard_output(m->devs->console);
+}
+
 void board_devices_destroy(struct machine *m)
 {
 	struct board_devices *d = m->devs;

@@ -8,6 +8,8 @@ struct machine;
 int board_devices_create(struct machine *m);
 /* Starts device threads (console input) once the vCPUs can be started. */
 int board_devices_start(struct machine *m);
+/* Before the vCPUs are stopped: nothing may block their exit any more. */
+void board_devices_quiesce(struct machine *m);
 void board_devices_destroy(struct machine *m);
 
 #endif

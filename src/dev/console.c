@@ -29,6 +29,7 @@ struct console {
 	struct console_input input;
 	pthread_t thread;
 	bool running;
+	atomic_bool discard;  /* the VM is stopping: a blocked write gives up */
 };
 
 static struct termios saved_termios;
@@ -98,9 +99,11 @@ size_t console_escape_filter(struct console_escape *st, const uint8_t *in, size_
 	return n;
 }
 
-static void write_all(int fd, const uint8_t *buf, size_t len)
+/* stop may be NULL; when it becomes true a write interrupted by a signal
+ * gives up instead of retrying. */
+static void write_all(int fd, const uint8_t *buf, size_t len, const atomic_bool *stop)
 {
-	while (len) {
+	while (len && !(stop && atomic_load(stop))) {
 		ssize_t r = write(fd, buf, len);
 
 		if (r > 0) {
@@ -119,7 +122,13 @@ static void write_all(int fd, const uint8_t *buf, size_t len)
 
 void console_write(struct console *c, const uint8_t *buf, size_t len)
 {
-	write_all(c->out_fd, buf, len);
+	write_all(c->out_fd, buf, len, &c->discard);
+}
+
+void console_discard_output(struct console *c)
+{
+	if (c)
+		atomic_store(&c->discard, true);
 }
 
 void console_tx_byte(void *console, uint8_t byte)
@@ -159,7 +168,7 @@ static void print_help(void)
 		"\r\nC-a h    print this help\r\n"
 		"C-a x    exit alioth\r\n"
 		"C-a C-a  send C-a to the guest\r\n";
-	write_all(STDERR_FILENO, (const uint8_t *)help, sizeof(help) - 1);
+	write_all(STDERR_FILENO, (const uint8_t *)help, sizeof(help) - 1, NULL);
 }
 
 /* Waits until fd is readable (true) or the console is stopped (false). */

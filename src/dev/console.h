@@ -42,6 +42,10 @@ void console_write(struct console *c, const uint8_t *buf, size_t len);
  * console_input_space, ctx = the console. rx_space only signals an
  * eventfd, so it is safe from a vCPU thread. */
 void console_tx_byte(void *console, uint8_t byte);
+/* The VM is stopping: writes blocked on a reader that does not read give
+ * up when their thread is interrupted, and later output is dropped, so a
+ * signal can always end the VMM. */
+void console_discard_output(struct console *c);
 void console_input_space(void *console);
 
 /* Puts the terminal back as it was before console_open(). Idempotent and
