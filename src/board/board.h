@@ -18,6 +18,7 @@
 
 struct machine;
 struct irq_routing;
+struct ioapic;
 struct pci_bus;
 struct board_pci_devices;
 
@@ -48,6 +49,7 @@ struct machine {
 	atomic_bool stopping;    /* vCPU threads leave their loop */
 
 	struct irq_routing *irq_routing; /* GSI routes: MSI vectors from GSI 24 */
+	struct ioapic *ioapic;   /* dev/ioapic.h; NULL with the full in-kernel irqchip */
 	struct pci_bus *pci;
 	struct board_devices *devs;
 	struct board_firmware *fw; /* board/firmware.h: -f and --fw-cfg; NULL without */

@@ -32,5 +32,10 @@ void vm_config_free(struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nr_blk; i++)
 		free(cfg->blk[i].path);
 	free(cfg->blk);
+	for (unsigned i = 0; i < cfg->nr_net; i++) {
+		free(cfg->net[i].tap);
+		free(cfg->net[i].if_name);
+	}
+	free(cfg->net);
 	vm_config_init(cfg);
 }

@@ -54,6 +54,18 @@ struct blk_config {
 	bool readonly;
 	enum blk_engine api;
 	uint16_t num_queues; /* our extension; 0 or 1: one queue */
+	bool packed;         /* our extension: false hides VIRTIO_F_RING_PACKED */
+};
+
+/* --net: Alioth's TapNetSpec, resolved. Alioth requires mac and mtu; here
+ * they default (a random locally administered MAC, MTU 1500). */
+struct net_config {
+	char *tap;            /* tap=PATH; NULL: /dev/net/tun */
+	char *if_name;        /* if=NAME; NULL only with tap= (macvtap/ipvtap) */
+	bool has_mac;
+	uint8_t mac[6];       /* when has_mac */
+	uint16_t mtu;         /* 1500 unless given */
+	uint16_t queue_pairs; /* >= 1 */
 };
 
 struct vm_config {
@@ -72,6 +84,8 @@ struct vm_config {
 	unsigned nr_fw_cfg;
 	struct blk_config *blk;  /* --blk, in command-line order */
 	unsigned nr_blk;
+	struct net_config *net;  /* --net, in command-line order */
+	unsigned nr_net;
 };
 
 void vm_config_init(struct vm_config *cfg);   /* Alioth's defaults */

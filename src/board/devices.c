@@ -9,8 +9,10 @@
 #include "dev/cmos.h"
 #include "dev/console.h"
 #include "dev/i8042.h"
+#include "dev/ioapic.h"
 #include "dev/post.h"
 #include "dev/serial.h"
+#include "hv/irq_routing.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -26,7 +28,39 @@ struct board_devices {
 static void set_gsi_level(void *ctx, unsigned gsi, int level)
 {
 	struct machine *m = ctx;
-	kvm_irq_line(&m->kvm, gsi, level);
+	if (m->ioapic)
+		ioapic_set_level(m->ioapic, gsi, level);
+	else
+		kvm_irq_line(&m->kvm, gsi, level);
+}
+
+static int ioapic_send(void *ctx, uint64_t addr, uint32_t data)
+{
+	return irq_routing_signal_msi(ctx, addr, data);
+}
+
+static void ioapic_route(void *ctx, unsigned pin, uint64_t addr, uint32_t data)
+{
+	if (irq_routing_ioapic_route(ctx, pin, addr, data) < 0)
+		log_warn("board: cannot route IOAPIC pin %u", pin);
+}
+
+/* With the split irqchip the IOAPIC is ours; the full irqchip has its own. */
+static int add_ioapic(struct machine *m)
+{
+	if (!m->kvm.split_irqchip)
+		return 0;
+	struct ioapic_msi_ops ops = { .send = ioapic_send, .route = ioapic_route,
+				      .ctx = m->irq_routing };
+	m->ioapic = ioapic_create(&ops);
+	if (!m->ioapic)
+		return -ENOMEM;
+	int err = io_bus_add(&m->mmio, X86_IOAPIC_BASE, IOAPIC_MMIO_SIZE, &ioapic_mmio_ops,
+			     m->ioapic, "ioapic");
+	if (err)
+		log_error("board: cannot place the IOAPIC at %#llx: it overlaps another device",
+			  (unsigned long long)X86_IOAPIC_BASE);
+	return err;
 }
 
 static int add_pio(struct machine *m, uint16_t port, uint16_t len, const struct io_ops *ops,
@@ -92,7 +126,9 @@ int board_devices_create(struct machine *m)
 {
 	struct board_devices *d = xcalloc(1, sizeof(*d));
 	m->devs = d;
-	int err = add_com1(m, d);
+	int err = add_ioapic(m);
+	if (!err)
+		err = add_com1(m, d);
 	if (!err)
 		err = add_acpi_pm(m, d);
 	if (!err)
@@ -130,6 +166,8 @@ void board_devices_destroy(struct machine *m)
 		i8042_destroy(d->i8042);
 	if (d->post)
 		post_destroy(d->post);
+	ioapic_destroy(m->ioapic); /* after every device that drives a pin */
+	m->ioapic = NULL;
 	free(d);
 	m->devs = NULL;
 }

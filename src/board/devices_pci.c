@@ -13,6 +13,8 @@
 #include "util/util.h"
 #include "virtio/blk.h"
 #include "virtio/entropy.h"
+#include "virtio/net.h"
+#include "net/tap.h"
 
 struct board_pci_devices {
 	struct pvpanic *pvpanic;
@@ -60,7 +62,32 @@ static int add_blk(struct machine *m, const struct blk_config *c)
 		log_error("%s", err);
 		return ret;
 	}
-	return board_add_virtio(m, &virtio_blk_ops, b, NULL);
+	const struct virtio_pci_opts opts = { .no_packed = !c->packed };
+	return board_add_virtio(m, &virtio_blk_ops, b, &opts);
+}
+
+static int add_net(struct machine *m, const struct net_config *c)
+{
+	const struct tap_params tp = { .dev = c->tap, .ifname = c->if_name,
+				       .pairs = c->queue_pairs ? c->queue_pairs : 1 };
+	struct virtio_net_params p = { .mtu = c->mtu ? c->mtu : 1500 };
+	struct virtio_net *n;
+	char err[512];
+	int ret = tap_open(&tp, &p.backend, err, sizeof(err));
+
+	if (ret) {
+		log_error("%s", err);
+		return ret;
+	}
+	if (c->has_mac)
+		memcpy(p.mac, c->mac, 6);
+	else
+		virtio_net_random_mac(p.mac);
+	log_info("virtio-net: tap %s, mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %u queue pair(s)",
+		 p.backend->name, p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4], p.mac[5],
+		 p.mtu, tp.pairs);
+	n = virtio_net_create(&p);
+	return board_add_virtio(m, virtio_net_dev_ops(n), n, NULL);
 }
 
 int board_add_pci_devices(struct machine *m, struct board_pci_devices **out)
@@ -76,6 +103,8 @@ int board_add_pci_devices(struct machine *m, struct board_pci_devices **out)
 		err = board_add_virtio(m, &virtio_entropy_ops, virtio_entropy_create(), NULL);
 	for (unsigned i = 0; !err && i < cfg->nr_blk; i++)
 		err = add_blk(m, &cfg->blk[i]);
+	for (unsigned i = 0; !err && i < cfg->nr_net; i++)
+		err = add_net(m, &cfg->net[i]);
 	return err;
 }
 

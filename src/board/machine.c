@@ -252,6 +252,7 @@ static void wait_for_stop(struct machine *m, int sig_fd)
 
 static void teardown(struct machine *m)
 {
+	board_devices_quiesce(m);
 	vcpu_threads_stop(m);
 	board_devices_destroy(m);
 	board_firmware_destroy(m);

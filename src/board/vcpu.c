@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 
 #include "board/board.h"
+#include "dev/ioapic.h"
 #include "pci/bus.h"
 #include "util/exit_status.h"
 #include "util/log.h"
@@ -100,6 +101,11 @@ static bool handle_exit(struct vcpu_thread *t)
 			pci_bus_commit(m->pci);
 		return true;
 	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_IOAPIC_EOI:
+		/* Split irqchip: the guest EOIed a level-triggered IOAPIC vector. */
+		if (m->ioapic)
+			ioapic_eoi(m->ioapic, run->eoi.vector);
 		return true;
 	case KVM_EXIT_HLT:
 		/* Only reached without an in-kernel LAPIC: treat as halt forever. */

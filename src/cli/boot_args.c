@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,7 +199,7 @@ static bool looks_like_options(const char *value)
 static int apply_blk(struct boot_state *st, const struct boot_flag *flag, const char *value)
 {
 	struct blk_spec spec = { .kind = BLK_KIND_FILE };
-	struct blk_config old = { NULL, false, BLK_ENGINE_DEFAULT, 0 };
+	struct blk_config old = { NULL, false, BLK_ENGINE_DEFAULT, 0, true };
 	char err[512], err_old[512];
 	int ret = 0;
 
@@ -224,6 +225,85 @@ static int apply_blk(struct boot_state *st, const struct boot_flag *flag, const 
 	free(spec.file.path);
 	free(spec.socket);
 	free(old.path);
+	return ret;
+}
+
+/* "06:3a:76:53:da:3d" (any case); a unicast address. */
+static bool parse_mac(const char *text, uint8_t mac[6])
+{
+	unsigned v[6];
+	char end;
+
+	if (strlen(text) != 17 ||
+	    sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &end) != 6)
+		return false;
+	for (unsigned i = 0; i < 6; i++) {
+		if (text[3 * i] == '+' || text[3 * i] == '-' || text[3 * i] == ' ' ||
+		    (i < 5 && text[3 * i + 2] != ':'))
+			return false;
+		mac[i] = (uint8_t)v[i];
+	}
+	return !(mac[0] & 1);
+}
+
+#define NET_MAX_QUEUE_PAIRS 16 /* TAP_MAX_PAIRS */
+#define NET_MIN_MTU 68         /* IPv4's minimum */
+
+static int add_net(struct boot_state *st, const char *flag, struct net_tap_spec *t)
+{
+	struct vm_config *cfg = st->cfg;
+	struct net_config n = { .mtu = t->mtu, .queue_pairs = t->queue_pairs };
+
+	if (!t->tap && !t->if_name)
+		return usage(st, flag, "if=NAME is required for a TUN/TAP interface "
+				       "(or give tap=/dev/tapN for MacVTap/IPVTap)");
+	if (t->mac && !parse_mac(t->mac, n.mac))
+		return usage(st, flag, "mac: '%s' is not a unicast MAC address like 06:3a:76:53:da:3d",
+			     t->mac);
+	if (n.queue_pairs < 1 || n.queue_pairs > NET_MAX_QUEUE_PAIRS)
+		return usage(st, flag, "qp: must be 1 to %d", NET_MAX_QUEUE_PAIRS);
+	if (n.mtu < NET_MIN_MTU)
+		return usage(st, flag, "mtu: must be at least %d", NET_MIN_MTU);
+	n.has_mac = t->mac != NULL;
+	n.tap = t->tap;
+	n.if_name = t->if_name;
+	t->tap = t->if_name = NULL;
+	cfg->net = realloc(cfg->net, (cfg->nr_net + 1) * sizeof(*cfg->net));
+	if (!cfg->net)
+		abort();
+	cfg->net[cfg->nr_net++] = n;
+	return 0;
+}
+
+/* Like Alioth: NetSpec ("tap,if=..." or "vu,socket=..."), then TapNetSpec
+ * alone ("if=..."). */
+static int apply_net(struct boot_state *st, const struct boot_flag *flag, const char *value)
+{
+	struct net_spec spec = { .kind = NET_KIND_TAP };
+	struct net_tap_spec bare = { .api = BLK_ENGINE_DEFAULT };
+	char err[512], err_bare[512];
+	int ret;
+
+	if (!aco_parse(&spec_net, value, &spec, &st->objs, err, sizeof(err))) {
+		if (spec.kind == NET_KIND_VU)
+			ret = usage(st, flag->name, "vu: not supported yet");
+		else
+			ret = add_net(st, flag->name, &spec.tap);
+	} else if (!aco_parse(&spec_net_tap, value, &bare, &st->objs, err_bare,
+			      sizeof(err_bare))) {
+		ret = add_net(st, flag->name, &bare);
+	} else {
+		bool variant = !strncmp(value, "tap", 3) || !strncmp(value, "vu", 2);
+		ret = usage(st, flag->name, "%s", variant ? err : err_bare);
+	}
+	free(spec.tap.mac);
+	free(spec.tap.tap);
+	free(spec.tap.if_name);
+	free(spec.socket);
+	free(bare.mac);
+	free(bare.tap);
+	free(bare.if_name);
 	return ret;
 }
 
@@ -266,8 +346,8 @@ static const struct boot_flag boot_flags[] = {
 	  &spec_fw_cfg_item, NULL, 0, apply_fw_cfg },
 	{ "entropy", NULL, 0, NULL, false, true, "Add a VirtIO entropy device.",
 	  NULL, NULL, CFG(entropy), apply_switch },
-	{ "net", NULL, 0, "NET", true, false, "Add a VirtIO network device.",
-	  NULL, NULL, 0, NULL },
+	{ "net", NULL, 0, "NET", true, true, "Add a VirtIO network device.",
+	  &spec_net, NULL, 0, apply_net },
 	{ "blk", NULL, 0, "BLK", true, true, "Add a VirtIO block device.",
 	  &spec_blk, NULL, 0, apply_blk },
 	{ "coco", NULL, 0, "COCO", false, false,

@@ -124,6 +124,8 @@ static const struct aco_field blk_file_fields[] = {
 	  .doc = "How the disk is accessed. [default: iouring where the kernel allows it, else mio]" },
 	{ .name = "num_queues", .kind = ACO_U16, .offset = offsetof(struct blk_config, num_queues),
 	  .dflt = "1", .doc = "Request queues (VIRTIO_BLK_F_MQ), 1 to 8." },
+	{ .name = "packed", .kind = ACO_BOOL, .offset = offsetof(struct blk_config, packed),
+	  .dflt = "true", .doc = "Offer packed virtqueues; false makes the driver use split rings." },
 };
 static const struct aco_struct blk_file_spec = ACO_TABLE("BlkFileSpec", blk_file_fields);
 /* The same field table serves BlkSpec's file variant. */
@@ -148,6 +150,56 @@ const struct aco_field spec_blk = {
 	.kind = ACO_ENUM, .offset = offsetof(struct blk_spec, kind), .sub_enum = &blk_enum,
 };
 const struct aco_field spec_blk_file = { .kind = ACO_STRUCT, .sub_struct = &blk_file_spec };
+
+static const struct aco_field net_tap_fields[] = {
+	{ .name = "mac", .kind = ACO_STRING, .offset = offsetof(struct net_tap_spec, mac),
+	  .optional = true,
+	  .doc = "MAC address of the virtual NIC, e.g. 06:3a:76:53:da:3d. Required by Alioth; "
+		 "here it may be left out. [default: a random locally administered address]" },
+	{ .name = "mtu", .kind = ACO_U16, .offset = offsetof(struct net_tap_spec, mtu),
+	  .dflt = "1500",
+	  .doc = "Maximum transmission unit the guest is told. Required by Alioth; here it may "
+		 "be left out." },
+	{ .name = "qp", .alias = "queue_pairs", .kind = ACO_U16,
+	  .offset = offsetof(struct net_tap_spec, queue_pairs), .dflt = "1",
+	  .doc = "Number of pairs of transmit/receive queues, 1 to 16; more than 1 needs a "
+		 "multi-queue TAP." },
+	{ .name = "tap", .kind = ACO_STRING, .offset = offsetof(struct net_tap_spec, tap),
+	  .optional = true,
+	  .doc = "Path of the character device of a TAP interface: required for MacVTap and "
+		 "IPVTap (/dev/tapN), optional for TUN/TAP. [default: /dev/net/tun]" },
+	{ .name = "if", .alias = "if_name", .kind = ACO_STRING,
+	  .offset = offsetof(struct net_tap_spec, if_name), .optional = true,
+	  .doc = "Name of a TAP interface, e.g. tap0: required for TUN/TAP, optional for "
+		 "MacVTap and IPVTap." },
+	{ .name = "api", .kind = ACO_ENUM, .offset = offsetof(struct net_tap_spec, api),
+	  .optional = true, .sub_enum = &blk_api_enum,
+	  .doc = "System API for asynchronous IO; accepted for compatibility, frames always go "
+		 "through the device's epoll worker. [default: mio]" },
+};
+static const struct aco_struct net_tap_spec = ACO_TABLE("TapNetSpec", net_tap_fields);
+_Static_assert(offsetof(struct net_spec, tap) == 0, "net_spec.tap must come first");
+
+static const struct aco_field vu_net_socket_fields[] = {
+	{ .name = "socket", .kind = ACO_STRING, .offset = offsetof(struct net_spec, socket),
+	  .doc = "Path of the vhost-user Unix domain socket." },
+};
+static const struct aco_struct vu_net_socket_spec = ACO_TABLE("VuSocket", vu_net_socket_fields);
+
+static const struct aco_variant net_variants[] = {
+	{ .name = "tap", .alias = "Tap", .value = NET_KIND_TAP,
+	  .doc = "VirtIO net device backed by TUN/TAP, MacVTap, or IPVTap.",
+	  .payload = &net_tap_spec },
+	{ .name = "vu", .alias = "Vu", .value = NET_KIND_VU,
+	  .doc = "vhost-user net device over a Unix domain socket (not supported yet).",
+	  .payload = &vu_net_socket_spec },
+};
+static const struct aco_enum net_enum = ACO_TABLE("NetSpec", net_variants);
+
+const struct aco_field spec_net = {
+	.kind = ACO_ENUM, .offset = offsetof(struct net_spec, kind), .sub_enum = &net_enum,
+};
+const struct aco_field spec_net_tap = { .kind = ACO_STRUCT, .sub_struct = &net_tap_spec };
 
 const struct aco_field spec_u16 = { .kind = ACO_U16 };
 const struct aco_field spec_u64 = { .kind = ACO_U64 };

@@ -32,6 +32,25 @@ struct blk_spec {
 };
 extern const struct aco_field spec_blk;         /* into struct blk_spec */
 extern const struct aco_field spec_blk_file;    /* into struct blk_config */
+/* --net: Alioth's NetSpec (tap or vu) into struct net_spec; the form
+ * without a variant is its TapNetSpec alone, into struct net_tap_spec.
+ * tap comes first so that both tables share the tap fields. */
+enum net_kind { NET_KIND_TAP, NET_KIND_VU };
+struct net_tap_spec {
+	char *mac;            /* checked and converted by boot_args.c */
+	uint16_t mtu;
+	uint16_t queue_pairs;
+	char *tap;
+	char *if_name;
+	enum blk_engine api;  /* accepted like Alioth's; the net worker uses epoll */
+};
+struct net_spec {
+	struct net_tap_spec tap;
+	enum net_kind kind;
+	char *socket; /* vu */
+};
+extern const struct aco_field spec_net;         /* into struct net_spec */
+extern const struct aco_field spec_net_tap;     /* into struct net_tap_spec */
 extern const struct aco_field spec_u16;        /* a bare integer, e.g. --num-cpu */
 extern const struct aco_field spec_u64;        /* a bare size, e.g. --mem-size */
 

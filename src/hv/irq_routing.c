@@ -23,9 +23,18 @@ struct msi_gsi {
 	int efd;
 };
 
+/* A split irqchip's IOAPIC pin as last described by the IOAPIC. */
+struct pin_route {
+	bool routed;
+	uint64_t addr;
+	uint32_t data;
+};
+
 struct irq_routing {
 	pthread_mutex_t lock;
 	int vm_fd;
+	bool split;
+	struct pin_route pin[IOAPIC_NR_PINS];
 	unsigned nr_msi;        /* GSIs 24 .. 24 + nr_msi - 1 */
 	struct msi_gsi *msi;
 	struct kvm_irq_routing *table; /* room for every route */
@@ -52,29 +61,42 @@ static struct kvm_irq_routing_entry irqchip_route(unsigned gsi, unsigned chip, u
 	return e;
 }
 
+static struct kvm_irq_routing_entry msi_route(unsigned gsi, uint64_t addr, uint32_t data)
+{
+	struct kvm_irq_routing_entry e = { .gsi = gsi, .type = KVM_IRQ_ROUTING_MSI };
+	e.u.msi.address_lo = (uint32_t)addr;
+	e.u.msi.address_hi = (uint32_t)(addr >> 32);
+	e.u.msi.data = data;
+	return e;
+}
+
+/* KVM refuses irqchip routes with a split irqchip. */
+static unsigned fill_pin_routes(const struct irq_routing *r, struct kvm_irq_routing_entry *e)
+{
+	unsigned n = 0;
+	for (unsigned gsi = 0; gsi < IOAPIC_NR_PINS; gsi++) {
+		if (r->split) {
+			if (r->pin[gsi].routed)
+				e[n++] = msi_route(gsi, r->pin[gsi].addr, r->pin[gsi].data);
+			continue;
+		}
+		e[n++] = irqchip_route(gsi, KVM_IRQCHIP_IOAPIC, gsi);
+		if (gsi < 16)
+			e[n++] = irqchip_route(gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
+							      KVM_IRQCHIP_PIC_SLAVE, gsi % 8);
+	}
+	return n;
+}
+
 /* Rebuilds the whole table (KVM_SET_GSI_ROUTING replaces it). Lock held. */
 static int commit_table(struct irq_routing *r)
 {
 	struct kvm_irq_routing *t = r->table;
-	unsigned n = 0;
-	for (unsigned gsi = 0; gsi < IOAPIC_NR_PINS; gsi++) {
-		t->entries[n++] = irqchip_route(gsi, KVM_IRQCHIP_IOAPIC, gsi);
-		if (gsi < 16)
-			t->entries[n++] = irqchip_route(gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
-							       KVM_IRQCHIP_PIC_SLAVE, gsi % 8);
-	}
+	unsigned n = fill_pin_routes(r, t->entries);
 	for (unsigned i = 0; i < r->nr_msi; i++) {
 		const struct msi_gsi *m = &r->msi[i];
-		if (!m->used || !m->routed)
-			continue;
-		struct kvm_irq_routing_entry e = {
-			.gsi = IRQ_ROUTING_FIRST_MSI_GSI + i,
-			.type = KVM_IRQ_ROUTING_MSI,
-		};
-		e.u.msi.address_lo = (uint32_t)m->addr;
-		e.u.msi.address_hi = (uint32_t)(m->addr >> 32);
-		e.u.msi.data = m->data;
-		t->entries[n++] = e;
+		if (m->used && m->routed)
+			t->entries[n++] = msi_route(IRQ_ROUTING_FIRST_MSI_GSI + i, m->addr, m->data);
 	}
 	t->nr = n;
 	t->flags = 0;
@@ -93,6 +115,7 @@ int irq_routing_create(struct kvm *k, struct irq_routing **out)
 	struct irq_routing *r = xcalloc(1, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->vm_fd = k->vm_fd;
+	r->split = k->split_irqchip;
 	r->nr_msi = (unsigned)max - IRQ_ROUTING_FIRST_MSI_GSI;
 	r->msi = xcalloc(r->nr_msi, sizeof(r->msi[0]));
 	r->table = xcalloc(1, sizeof(*r->table) +
@@ -230,6 +253,21 @@ int irq_routing_msi_trigger(struct irq_routing *r, unsigned gsi)
 	if (write(fd, &one, sizeof(one)) != sizeof(one))
 		return -errno;
 	return 0;
+}
+
+int irq_routing_ioapic_route(struct irq_routing *r, unsigned pin, uint64_t addr, uint32_t data)
+{
+	if (!r->split || pin >= IOAPIC_NR_PINS)
+		return -EINVAL;
+	int err = 0;
+	pthread_mutex_lock(&r->lock);
+	struct pin_route *p = &r->pin[pin];
+	if (!p->routed || p->addr != addr || p->data != data) {
+		*p = (struct pin_route){ .routed = true, .addr = addr, .data = data };
+		err = commit_table(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return err;
 }
 
 int irq_routing_signal_msi(struct irq_routing *r, uint64_t addr, uint32_t data)

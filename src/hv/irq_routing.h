@@ -1,6 +1,8 @@
-/* KVM GSI routing for MSI/MSI-X: one table holding the in-kernel irqchip's
- * default routes (GSI 0-15 to IOAPIC pin and PIC, 16-23 to IOAPIC only) plus
- * MSI routes allocated from GSI 24 up, each with an eventfd bound by
+/* KVM GSI routing for MSI/MSI-X: one table holding, for GSIs 0-23, the
+ * in-kernel irqchip's default routes (GSI 0-15 to IOAPIC pin and PIC, 16-23
+ * to IOAPIC only) or, with the split irqchip, MSI routes mirroring the
+ * userspace IOAPIC's redirection entries; plus MSI routes allocated from GSI
+ * 24 up, each with an eventfd bound by
  * KVM_IRQFD so any thread can raise it; a masked vector's irqfd is detached
  * (an eventfd written meanwhile is delivered when it is attached again).
  * KVM_SIGNAL_MSI is the direct path. Every function is thread-safe. */
@@ -18,8 +20,8 @@
 struct irq_routing;
 struct msi_vectors;
 
-/* Installs the default table on k's VM (made with KVM_CREATE_IRQCHIP).
- * Returns 0 or -errno. */
+/* Installs the default table on k's VM (full or split irqchip, see
+ * k->split_irqchip). Returns 0 or -errno. */
 int irq_routing_create(struct kvm *k, struct irq_routing **out);
 /* Detaches every irqfd and closes the eventfds; the VM keeps its table. */
 void irq_routing_destroy(struct irq_routing *r);
@@ -36,6 +38,13 @@ int irq_routing_msi_set(struct irq_routing *r, unsigned gsi, uint64_t addr, uint
 int irq_routing_msi_eventfd(struct irq_routing *r, unsigned gsi);
 /* Writes gsi's eventfd. Returns 0 or -errno. */
 int irq_routing_msi_trigger(struct irq_routing *r, unsigned gsi);
+
+/* Split irqchip only: the message IOAPIC pin (GSI) `pin` sends. KVM
+ * delivers nothing through it (the IOAPIC uses KVM_SIGNAL_MSI) but scans
+ * these routes for level-triggered vectors, whose EOI then exits to
+ * userspace (KVM_EXIT_IOAPIC_EOI). Returns 0, -EINVAL (full irqchip or
+ * pin >= 24) or -errno. */
+int irq_routing_ioapic_route(struct irq_routing *r, unsigned pin, uint64_t addr, uint32_t data);
 
 /* KVM_SIGNAL_MSI: >0 delivered, 0 blocked by the guest, or -errno. */
 int irq_routing_signal_msi(struct irq_routing *r, uint64_t addr, uint32_t data);

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arch/x86/layout.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -71,7 +72,33 @@ static int load_supported_cpuid(struct kvm *k)
 	return -E2BIG;
 }
 
-static int create_vm(struct kvm *k)
+/* The LAPICs in the kernel, the IOAPIC's pins reserved as GSIs 0-23 whose
+ * MSI routes tell KVM which vectors need an EOI exit. Before any vCPU. */
+static int enable_split_irqchip(struct kvm *k)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_SPLIT_IRQCHIP,
+		.args = { IOAPIC_NR_PINS },
+	};
+	if (ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		return sys_ioctl_err("KVM_ENABLE_CAP(SPLIT_IRQCHIP)");
+	k->split_irqchip = true;
+	return 0;
+}
+
+static int create_irqchip(struct kvm *k, enum kvm_irqchip_mode mode)
+{
+	if (mode == KVM_IRQCHIP_MODE_AUTO)
+		mode = kvm_check_extension(k, KVM_CAP_SPLIT_IRQCHIP) ? KVM_IRQCHIP_MODE_SPLIT :
+		       KVM_IRQCHIP_MODE_FULL;
+	if (mode == KVM_IRQCHIP_MODE_SPLIT)
+		return enable_split_irqchip(k);
+	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return sys_ioctl_err("KVM_CREATE_IRQCHIP");
+	return 0;
+}
+
+static int create_vm(struct kvm *k, enum kvm_irqchip_mode mode)
 {
 	k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
 	if (k->vm_fd < 0)
@@ -84,12 +111,15 @@ static int create_vm(struct kvm *k)
 		return sys_ioctl_err("KVM_SET_IDENTITY_MAP_ADDR");
 	/* No PIT: Linux on KVM keeps time with kvm-clock and the LAPIC timer, and
 	 * an in-kernel PIT costs milliseconds to create and to destroy. */
-	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return sys_ioctl_err("KVM_CREATE_IRQCHIP");
-	return 0;
+	return create_irqchip(k, mode);
 }
 
 int kvm_open(struct kvm *k, const char *dev)
+{
+	return kvm_open_irqchip(k, dev, KVM_IRQCHIP_MODE_AUTO);
+}
+
+int kvm_open_irqchip(struct kvm *k, const char *dev, enum kvm_irqchip_mode mode)
 {
 	memset(k, 0, sizeof(*k));
 	k->vm_fd = -1;
@@ -118,7 +148,7 @@ int kvm_open(struct kvm *k, const char *dev)
 			err = sys_ioctl_err("KVM_GET_VCPU_MMAP_SIZE");
 	}
 	if (!err)
-		err = create_vm(k);
+		err = create_vm(k, mode);
 	if (err)
 		kvm_close(k);
 	return err;

@@ -17,6 +17,18 @@ struct kvm {
 	unsigned next_slot;
 	struct kvm_cpuid2 *supported_cpuid;
 	bool has_immediate_exit;
+	/* Only the LAPICs are in the kernel: the IOAPIC is the VMM's
+	 * (dev/ioapic.h), there is no PIC, KVM_IRQ_LINE must not be used. */
+	bool split_irqchip;
+};
+
+/* Which interrupt controllers KVM emulates. AUTO: split when the kernel
+ * has KVM_CAP_SPLIT_IRQCHIP (much cheaper to create and tear down), else
+ * full (KVM_CREATE_IRQCHIP: PIC + IOAPIC + LAPIC). */
+enum kvm_irqchip_mode {
+	KVM_IRQCHIP_MODE_AUTO,
+	KVM_IRQCHIP_MODE_FULL,
+	KVM_IRQCHIP_MODE_SPLIT,
 };
 
 struct kvm_vcpu {
@@ -26,9 +38,11 @@ struct kvm_vcpu {
 };
 
 /* Opens dev (NULL: /dev/kvm), checks the API version and the capabilities
- * the board relies on, and creates the VM with its in-kernel LAPIC, IOAPIC,
- * PIC and PIT. */
+ * the board relies on, and creates the VM with its in-kernel irqchip
+ * (KVM_IRQCHIP_MODE_AUTO; no PIT). */
 int kvm_open(struct kvm *k, const char *dev);
+/* The same with a chosen irqchip mode; SPLIT fails without the capability. */
+int kvm_open_irqchip(struct kvm *k, const char *dev, enum kvm_irqchip_mode mode);
 void kvm_close(struct kvm *k);
 int kvm_check_extension(const struct kvm *k, long cap);
 

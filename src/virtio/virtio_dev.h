@@ -45,6 +45,25 @@ struct virtio_dev_ops {
 	void (*destroy)(void *dev);
 };
 
+/* What a transport implements for its devices: the functions below dispatch
+ * through it. A transport defines `struct virtio_ctx` itself, with a
+ * `struct virtio_transport` as its first member (so one device file serves
+ * PCI and vhost-user alike). A unit-test double may instead define the
+ * functions below directly and link them in place of virtio_dev.c. */
+struct virtio_transport_ops {
+	struct virtq *(*queue)(struct virtio_ctx *ctx, unsigned q);
+	uint64_t (*features)(const struct virtio_ctx *ctx);
+	void (*notify_queue)(struct virtio_ctx *ctx, unsigned q);
+	void (*notify_config)(struct virtio_ctx *ctx);
+	void (*set_needs_reset)(struct virtio_ctx *ctx, const char *why);
+	int (*watch_fd)(struct virtio_ctx *ctx, int fd, void (*cb)(void *arg), void *arg);
+	void (*unwatch_fd)(struct virtio_ctx *ctx, int fd);
+};
+
+struct virtio_transport {
+	const struct virtio_transport_ops *ops;
+};
+
 /* What the transport offers a device once activated. */
 struct virtq *virtio_queue(struct virtio_ctx *ctx, unsigned q);
 uint64_t virtio_features(const struct virtio_ctx *ctx);   /* negotiated */

@@ -41,6 +41,7 @@ struct vp_queue {
 };
 
 struct virtio_ctx {
+	struct virtio_transport t; /* first: what virtio_dev.c dispatches through */
 	const struct virtio_dev_ops *ops;
 	void *dev;
 	const char *name;
@@ -116,12 +117,12 @@ static void raise_irq(struct virtio_ctx *c, uint16_t vector, uint8_t isr_bit)
 			 "gets no interrupts from the device", c->name);
 }
 
-struct virtq *virtio_queue(struct virtio_ctx *c, unsigned q)
+static struct virtq *vp_queue_of(struct virtio_ctx *c, unsigned q)
 {
 	return q < c->nq ? &c->q[q].vq : NULL;
 }
 
-uint64_t virtio_features(const struct virtio_ctx *c)
+static uint64_t vp_features(const struct virtio_ctx *c)
 {
 	pthread_mutex_lock((pthread_mutex_t *)&c->lock);
 	uint64_t f = c->negotiated;
@@ -129,12 +130,7 @@ uint64_t virtio_features(const struct virtio_ctx *c)
 	return f;
 }
 
-bool virtio_has_feature(const struct virtio_ctx *c, unsigned bit)
-{
-	return bit < 64 && (virtio_features(c) >> bit & 1);
-}
-
-void virtio_notify_queue(struct virtio_ctx *c, unsigned q)
+static void vp_notify_queue(struct virtio_ctx *c, unsigned q)
 {
 	if (q >= c->nq || !virtq_needs_notify(&c->q[q].vq))
 		return;
@@ -152,7 +148,7 @@ static void config_irq(struct virtio_ctx *c)
 	raise_irq(c, vector, VIRTIO_ISR_CONFIG);
 }
 
-void virtio_notify_config(struct virtio_ctx *c)
+static void vp_notify_config(struct virtio_ctx *c)
 {
 	pthread_mutex_lock(&c->lock);
 	c->generation++;
@@ -160,7 +156,7 @@ void virtio_notify_config(struct virtio_ctx *c)
 	config_irq(c);
 }
 
-void virtio_set_needs_reset(struct virtio_ctx *c, const char *why)
+static void vp_set_needs_reset(struct virtio_ctx *c, const char *why)
 {
 	pthread_mutex_lock(&c->lock);
 	bool live = c->status != 0 && !c->resetting;
@@ -177,15 +173,25 @@ void virtio_set_needs_reset(struct virtio_ctx *c, const char *why)
 	config_irq(c);
 }
 
-int virtio_watch_fd(struct virtio_ctx *c, int fd, void (*cb)(void *arg), void *arg)
+static int vp_watch_fd(struct virtio_ctx *c, int fd, void (*cb)(void *arg), void *arg)
 {
 	return worker_watch(c->worker, fd, cb, arg);
 }
 
-void virtio_unwatch_fd(struct virtio_ctx *c, int fd)
+static void vp_unwatch_fd(struct virtio_ctx *c, int fd)
 {
 	worker_unwatch(c->worker, fd);
 }
+
+static const struct virtio_transport_ops vp_transport = {
+	.queue = vp_queue_of,
+	.features = vp_features,
+	.notify_queue = vp_notify_queue,
+	.notify_config = vp_notify_config,
+	.set_needs_reset = vp_set_needs_reset,
+	.watch_fd = vp_watch_fd,
+	.unwatch_fd = vp_unwatch_fd,
+};
 
 /* ---- worker jobs ---- */
 
@@ -262,13 +268,13 @@ static void configure_job(void *arg)
 	if (size > c->ops->queue_max_size) {
 		snprintf(why, sizeof(why), "queue %u: size %u is above the maximum %u", q->index, size,
 			 c->ops->queue_max_size);
-		virtio_set_needs_reset(c, why);
+		vp_set_needs_reset(c, why);
 		return;
 	}
 	if (virtq_configure(&q->vq, size, desc, drv, dev, features)) {
 		snprintf(why, sizeof(why), "queue %u: size %u or a ring address is invalid", q->index,
 			 size);
-		virtio_set_needs_reset(c, why);
+		vp_set_needs_reset(c, why);
 		return;
 	}
 	log_debug("%s: queue %u enabled, size %u", c->name, q->index, size);
@@ -299,11 +305,11 @@ static void activate_job(void *arg)
 	if (err) {
 		char why[96];
 		snprintf(why, sizeof(why), "activation failed: %s", strerror(-err));
-		virtio_set_needs_reset(c, why);
+		vp_set_needs_reset(c, why);
 		return;
 	}
 	c->active = true;
-	log_debug("%s: activated, features %#" PRIx64, c->name, virtio_features(c));
+	log_debug("%s: activated, features %#" PRIx64, c->name, vp_features(c));
 	/* Buffers the driver made available (and kicked) before DRIVER_OK. */
 	for (unsigned i = 0; i < c->nq; i++)
 		if (c->q[i].vq.ready && virtq_has_available(&c->q[i].vq))
@@ -879,6 +885,7 @@ struct virtio_pci *virtio_pci_create(const struct virtio_dev_ops *ops, void *dev
 		return NULL;
 	struct virtio_pci *vp = xcalloc(1, sizeof(*vp));
 	struct virtio_ctx *c = &vp->ctx;
+	c->t.ops = &vp_transport;
 	c->ops = ops;
 	c->dev = dev;
 	c->nq = ops->num_queues;

@@ -1,5 +1,6 @@
 #include "vtests.h"
 #include "acpi.h"
+#include "blkbench.h"
 #include "bootinfo.h"
 #include "irq.h"
 #include "klib.h"
@@ -462,6 +463,7 @@ static const struct {
 	{ "blk-hostile", check_blk_hostile },
 	{ "entropy", check_entropy },
 	{ "pvpanic", check_pvpanic },
+	{ "blkbench", check_blkbench },
 };
 
 unsigned vtests_run(const struct bootinfo *bi, const struct acpi_info *ai)

@@ -152,7 +152,7 @@ static struct madt_counts walk_madt(const struct built *b)
 	unsigned cpu = 0;
 
 	assert_int_equal(rd32(m + 36), X86_LAPIC_BASE);
-	assert_int_equal(rd32(m + 40), 1); /* PCAT_COMPAT */
+	assert_int_equal(rd32(m + 40), b->cfg.no_pic ? 0 : 1); /* PCAT_COMPAT */
 	for (uint32_t off = 44; off < len; off += m[off + 1]) {
 		const uint8_t *e = m + off;
 		assert_true(e[1] >= 2 && off + e[1] <= len);
@@ -228,6 +228,22 @@ static void test_madt_2_cpus(void **state)
 {
 	(void)state;
 	check_madt(2, 0);
+}
+
+/* Split irqchip: no 8259s, so no PCAT_COMPAT; the entries stay the same. */
+static void test_madt_without_pic(void **state)
+{
+	(void)state;
+	struct built *b = build(2);
+	assert_int_equal(rd32(madt_of(b) + 40), 1);
+	b->cfg.no_pic = true;
+	b->len = acpi_build(&b->cfg, GPA, b->buf, sizeof(b->buf));
+	assert_true(b->len > 0);
+	assert_int_equal(rd32(madt_of(b) + 40), 0);
+	struct madt_counts c = walk_madt(b);
+	assert_int_equal(c.lapic, 2);
+	assert_int_equal(c.ioapic, 1);
+	free(b);
 }
 
 static void test_madt_300_cpus_uses_x2apic_above_254(void **state)
@@ -467,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_madt_2_cpus),
 		cmocka_unit_test(test_madt_300_cpus_uses_x2apic_above_254),
 		cmocka_unit_test(test_dsdt_body),
+		cmocka_unit_test(test_madt_without_pic),
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_tables_follow_gpa),
 		cmocka_unit_test(test_sparse_apic_ids),

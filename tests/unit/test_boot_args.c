@@ -116,6 +116,36 @@ static void test_every_supported_flag(void **state)
 	assert_string_equal(res.err, "");
 }
 
+/* Alioth's three --blk spellings, our packed/num_queues extensions, and errors. */
+static void test_blk_forms(void **state)
+{
+	(void)state;
+	assert_int_equal(BOOT("-k", "k", "--blk", "file,path=a.img,readonly=true,api=iouring",
+			      "--blk", "path=b.img", "--blk", "file,path=c.img,packed=false,num_queues=2"), 0);
+	assert_int_equal(res.cfg.nr_blk, 3);
+	assert_string_equal(res.cfg.blk[0].path, "a.img");
+	assert_true(res.cfg.blk[0].readonly);
+	assert_int_equal(res.cfg.blk[0].api, BLK_ENGINE_IOURING);
+	assert_true(res.cfg.blk[0].packed);
+	assert_string_equal(res.cfg.blk[1].path, "b.img");
+	assert_false(res.cfg.blk[1].readonly);
+	assert_true(res.cfg.blk[1].packed);
+	assert_false(res.cfg.blk[2].packed);
+	assert_int_equal(res.cfg.blk[2].num_queues, 2);
+	assert_string_equal(res.err, "");
+
+	assert_int_equal(BOOT("-k", "k", "--blk", "/disks/d.img"), 0);
+	assert_string_equal(res.cfg.blk[0].path, "/disks/d.img");
+	assert_true(res.cfg.blk[0].packed);
+	assert_int_equal(res.cfg.blk[0].api, BLK_ENGINE_MIO);
+	assert_string_equal(res.err, "alioth: --blk PATH is deprecated, use --blk file,path=/disks/d.img\n");
+
+	BOOT("-k", "k", "--blk", "file,path=a.img,num_queues=9");
+	assert_usage("alioth: --blk: num_queues: at most 8");
+	BOOT("-k", "k", "--blk", "vu,socket=/s");
+	assert_usage("alioth: --blk: vu: not supported yet");
+}
+
 static void test_short_and_alias_spellings(void **state)
 {
 	(void)state;
@@ -391,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_topology_derivation),
 		cmocka_unit_test(test_topology_errors),
 		cmocka_unit_test(test_memory_too_small),
+		cmocka_unit_test(test_blk_forms),
 		cmocka_unit_test(test_deprecated_flags),
 		cmocka_unit_test(test_unsupported_flags),
 		cmocka_unit_test(test_payload_rules),

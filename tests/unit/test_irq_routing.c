@@ -1,8 +1,9 @@
-/* KVM GSI routing on the real /dev/kvm: the default IOAPIC/PIC routes
- * survive KVM_SET_GSI_ROUTING, MSI GSIs are allocated from 24, irqfds are
- * attached on unmask and detached on mask (checked against KVM's own irqfd
- * list), and the msi_sink adapter drives it from msix. Skipped without
- * /dev/kvm. */
+/* KVM GSI routing on the real /dev/kvm, with the full and the split
+ * irqchip: the default IOAPIC/PIC routes survive KVM_SET_GSI_ROUTING (full),
+ * GSIs 0-23 carry exactly the IOAPIC's mirrored MSI routes (split), MSI GSIs
+ * are allocated from 24, irqfds are attached on unmask and detached on mask
+ * (checked against KVM's own irqfd list), and the msi_sink adapter drives it
+ * from msix. Skipped without /dev/kvm. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,10 +29,10 @@ struct fixture {
 	struct irq_routing *r;
 };
 
-static int setup(void **state)
+static int setup_mode(void **state, enum kvm_irqchip_mode mode)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	if (kvm_open(&f->kvm, NULL) != 0) {
+	if (kvm_open_irqchip(&f->kvm, NULL, mode) != 0) {
 		free(f);
 		return -1;
 	}
@@ -42,6 +43,16 @@ static int setup(void **state)
 	}
 	*state = f;
 	return 0;
+}
+
+static int setup_full(void **state)
+{
+	return setup_mode(state, KVM_IRQCHIP_MODE_FULL);
+}
+
+static int setup_split(void **state)
+{
+	return setup_mode(state, KVM_IRQCHIP_MODE_SPLIT);
 }
 
 static int teardown(void **state)
@@ -87,7 +98,8 @@ static void test_default_routes_kept(void **state)
 	/* A VM with KVM's own table answers exactly like ours (level 1 then
 	 * 0 on each GSI: PIC and IOAPIC give distinct statuses, no route -1). */
 	struct kvm plain;
-	assert_int_equal(kvm_open(&plain, NULL), 0);
+	assert_false(f->kvm.split_irqchip);
+	assert_int_equal(kvm_open_irqchip(&plain, NULL, KVM_IRQCHIP_MODE_FULL), 0);
 	for (unsigned gsi = 0; gsi < 24; gsi++) {
 		for (int level = 1; level >= 0; level--) {
 			int want = status_of(plain.vm_fd, gsi, level);
@@ -111,6 +123,36 @@ static void test_default_routes_kept(void **state)
 	assert_true(line_status(f, 23, 0) >= 0);
 	irq_routing_msi_free(f->r, (unsigned)gsi);
 	assert_int_equal(line_status(f, (unsigned)gsi, 1), -1);
+	kvm_vcpu_destroy(&f->kvm, &vcpu);
+	/* Pin routes are the split irqchip's only. */
+	assert_int_equal(irq_routing_ioapic_route(f->r, 4, 0xFEE00000, 0x24), -EINVAL);
+}
+
+static void test_split_pin_routes(void **state)
+{
+	struct fixture *f = *state;
+	assert_true(f->kvm.split_irqchip);
+	struct kvm_vcpu vcpu;
+	assert_int_equal(kvm_vcpu_create(&f->kvm, 0, &vcpu), 0);
+	/* No PIC, no in-kernel IOAPIC: GSIs 0-23 lead nowhere at first. */
+	for (unsigned gsi = 0; gsi < 24; gsi++)
+		assert_int_equal(line_status(f, gsi, 1), -1);
+	/* A pin's route is the IOAPIC's message (status 0: LAPIC not enabled). */
+	assert_int_equal(irq_routing_ioapic_route(f->r, 4, 0xFEE00000, 0x24), 0);
+	assert_true(line_status(f, 4, 1) >= 0);
+	assert_int_equal(line_status(f, 3, 1), -1);
+	assert_int_equal(irq_routing_ioapic_route(f->r, 23, 0xFEE00000, 0x8031), 0);
+	assert_true(line_status(f, 23, 1) >= 0);
+	assert_int_equal(irq_routing_ioapic_route(f->r, 24, 0xFEE00000, 0x24), -EINVAL);
+	/* MSI vectors come and go without disturbing the pin routes. */
+	int gsi = irq_routing_msi_alloc(f->r);
+	assert_int_equal(gsi, 24);
+	assert_int_equal(irq_routing_msi_set(f->r, (unsigned)gsi, 0xFEE00000, 0x41, false), 0);
+	assert_true(line_status(f, (unsigned)gsi, 1) >= 0);
+	irq_routing_msi_free(f->r, (unsigned)gsi);
+	assert_int_equal(line_status(f, (unsigned)gsi, 1), -1);
+	assert_true(line_status(f, 4, 1) >= 0);
+	assert_true(line_status(f, 23, 1) >= 0);
 	kvm_vcpu_destroy(&f->kvm, &vcpu);
 }
 
@@ -186,9 +228,12 @@ int main(void)
 	}
 	close(fd);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_default_routes_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_irqfd_follows_mask, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_msix_sink_drives_kvm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_routes_kept, setup_full, teardown),
+		cmocka_unit_test_setup_teardown(test_irqfd_follows_mask, setup_full, teardown),
+		cmocka_unit_test_setup_teardown(test_msix_sink_drives_kvm, setup_full, teardown),
+		cmocka_unit_test_setup_teardown(test_split_pin_routes, setup_split, teardown),
+		cmocka_unit_test_setup_teardown(test_irqfd_follows_mask, setup_split, teardown),
+		cmocka_unit_test_setup_teardown(test_msix_sink_drives_kvm, setup_split, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

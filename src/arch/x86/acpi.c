@@ -265,7 +265,7 @@ static void write_madt(uint8_t *p, const struct acpi_config *cfg, size_t size)
 {
 	write_header(p, "APIC", (uint32_t)size, MADT_REVISION);
 	le32(p + HEADER_SIZE, (uint32_t)X86_LAPIC_BASE);
-	le32(p + HEADER_SIZE + 4, MADT_PCAT_COMPAT);
+	le32(p + HEADER_SIZE + 4, cfg->no_pic ? 0 : MADT_PCAT_COMPAT);
 	uint8_t *e = p + MADT_FIXED_SIZE;
 	for (unsigned i = 0; i < cfg->nr_cpus; i++)
 		e = madt_cpu(e, cfg->apic_ids[i], i);

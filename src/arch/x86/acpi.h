@@ -16,6 +16,8 @@ struct acpi_config {
 	uint64_t ioapic_base;
 	uint8_t ioapic_id;
 	uint32_t ioapic_gsi_base;
+	/* No 8259 PICs (split irqchip): the MADT then lacks PCAT_COMPAT. */
+	bool no_pic;
 	/* The PCI host bridge: adds MCFG and \_SB.PCI0 with its windows.
 	 * NULL: no PCI. */
 	const struct pci_host_info *pci;
