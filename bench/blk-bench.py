@@ -56,9 +56,10 @@ def host_tsc_khz(tool):
     return int(fields["tsc_khz"]), int(fields["spread_ppm"])
 
 
-def guest_cmdline(args, phase, qd, tsc_khz, seed):
+def guest_cmdline(args, phase, qd, tsc_khz, verify=None, extra=""):
     return (f"console=ttyS0 test=blkbench bb={phase} bb_qd={qd} bb_bs={args.bs} "
-            f"bb_rops={args.rand_ops} bb_seed={seed} tsc_khz={tsc_khz} vmode={args.vmode}")
+            f"bb_rops={args.rand_ops} bb_seed={args.seed} tsc_khz={tsc_khz} vmode={args.vmode} "
+            f"bb_verify={verify or args.verify}{extra}")
 
 
 def alioth_argv(args, disk, cmdline, api):
@@ -116,10 +117,11 @@ def run_guest(argv, log, timeout):
 def fio_argv(args, disk, phase, qd, direct):
     bs = args.bs if phase == "seq" else 4096
     size = os.path.getsize(disk)
-    io = size // bs * bs if phase == "seq" else args.rand_ops * 4096
     return ["fio", "--output-format=json", "--name=blk", f"--filename={disk}", "--readonly",
             f"--rw={'read' if phase == 'seq' else 'randread'}", f"--bs={bs}",
-            f"--direct={direct}", f"--size={size}", f"--io_size={io}", "--norandommap",
+            f"--direct={direct}", f"--size={size}", "--norandommap",
+            # time-based: a cached file is read in ~1 ms, below fio's ms runtime
+            "--time_based", f"--runtime={args.fio_seconds}",
             f"--ioengine={'psync' if qd == 1 else 'io_uring'}", f"--iodepth={qd}",
             "--invalidate=0"]
 
@@ -144,17 +146,31 @@ def prepare_cache(mode, disk):
                 pass
 
 
+def validation_cmdline(args, tsc_khz):
+    """Every phase, small, with every sector's tag checked (bb_verify=all):
+    the timed runs check less, see --verify."""
+    probe = argparse.Namespace(**vars(args))
+    probe.rand_ops = 256
+    return guest_cmdline(probe, "seq,rand", "1,16", tsc_khz, "all", f" bb_bytes={8 << 20}")
+
+
+def validate_alioth(args, disk, tsc_khz, workdir):
+    log = os.path.join(workdir, "validate-alioth.log")
+    res, _, ok, status = run_guest(alioth_argv(args, disk, validation_cmdline(args, tsc_khz), None),
+                                   log, 300)
+    return ok and len(res) == 4 and status == 0, log
+
+
 def probe_qemu(args, disk, tsc_khz, workdir):
-    """kvm if QEMU's virtio-blk path runs under this KVM, else tcg (labelled)."""
+    """kvm if QEMU's virtio-blk path runs under this KVM, else tcg (labelled);
+    the probe is the validation run."""
     if args.no_qemu or not shutil.which(args.qemu):
         return None, "skipped" if args.no_qemu else f"{args.qemu} not found"
-    probe = argparse.Namespace(**vars(args))
-    probe.rand_ops = 64
-    cmd = guest_cmdline(probe, "rand", 1, tsc_khz, args.seed)
+    cmd = validation_cmdline(args, tsc_khz)
     for accel in ("kvm", "tcg"):
         log = os.path.join(workdir, f"probe-qemu-{accel}.log")
-        res, _, ok, status = run_guest(qemu_argv(args, disk, cmd, accel), log, 120)
-        if ok and res and status == 0:
+        res, _, ok, status = run_guest(qemu_argv(args, disk, cmd, accel), log, 300)
+        if ok and len(res) == 4 and status == 0:
             return accel, f"ok (-accel {accel})"
         if accel == "kvm":
             loud(f"QEMU -accel kvm -cpu {args.qemu_cpu} with virtio-blk-pci did not work here "
@@ -202,8 +218,7 @@ def one_round(args, confs, disk, tsc_khz, r, workdir, results):
                 continue
             s["host_seconds"] = s["seconds"]
         else:
-            seed = args.seed
-            cmd = guest_cmdline(args, phase, qd, tsc_khz, seed)
+            cmd = guest_cmdline(args, phase, qd, tsc_khz)
             argv = (alioth_argv(args, disk, cmd, extra) if kind == "vmm"
                     else qemu_argv(args, disk, cmd, extra))
             log = os.path.join(workdir, f"{name.split()[0]}-{phase}-{qd}-{r}.log")
@@ -227,7 +242,8 @@ def report(args, facts, confs, results):
     print(f"TSC {facts['tsc_khz']} kHz (spread {facts['tsc_spread_ppm']} ppm); qemu: {facts['qemu']}")
     print(f"file {facts['disk_bytes'] >> 20} MiB; seq {args.bs // 1024} KiB requests over the whole "
           f"file; rand {args.rand_ops} x 4 KiB; guest completions by {args.vmode}; "
-          f"page cache: {args.cache}; {args.runs} interleaved runs after {args.warmup} warm-up\n")
+          f"page cache: {args.cache}; sector tags checked: {args.verify} (a run checking all passed "
+          f"first); {args.runs} interleaved runs after {args.warmup} warm-up\n")
     print("| configuration | phase | qd | ok | min | median | max | unit | guest TSC vs host lines |")
     print("|---|---|---|---|---|---|---|---|---|")
     base = {}
@@ -292,9 +308,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--size", default="64M", help="disk file size (default 64M)")
     ap.add_argument("--bs", type=int, default=128 << 10, help="sequential request bytes (<= 256 KiB)")
-    ap.add_argument("--rand-ops", type=int, default=4096, help="4 KiB random reads per phase")
+    ap.add_argument("--fio-seconds", type=int, default=2, help="length of each fio run")
+    ap.add_argument("--rand-ops", type=int, default=8192, help="4 KiB random reads per phase")
     ap.add_argument("--vmode", choices=["irq", "poll"], default="irq",
                     help="guest waits for completions by MSI-X interrupt or by polling")
+    ap.add_argument("--verify", choices=["none", "first", "all"], default="none",
+                    help="sector tags the guest checks in timed runs (default none: on PVM each "
+                    "read of host-written data is an emulated access; a bb_verify=all run of "
+                    "every phase precedes the rounds)")
     ap.add_argument("--cache", choices=["warm", "drop"], default="warm",
                     help="file in the page cache before every run, or caches dropped (root)")
     ap.add_argument("--memory", default="256M")
@@ -317,6 +338,10 @@ def main():
     blkbench_disk.make_disk(disk, parse_size(args.size), args.seed)
     tsc = host_tsc_khz(build_tsc_tool(workdir, args.cc))
     facts = host_facts(args, tsc, disk)
+    ok, log = validate_alioth(args, disk, tsc[0], workdir)
+    if not ok:
+        loud(f"alioth failed the validation run (every sector checked): see {log}")
+        return 1
     qemu_accel, qemu_why = probe_qemu(args, disk, tsc[0], workdir)
     facts["qemu_probe"] = qemu_why
     confs = configurations(args, qemu_accel)

@@ -10,6 +10,7 @@
 #include "img/img_cli.h"
 #include "util/exit_status.h"
 #include "util/log.h"
+#include "vhost/vu_cli.h"
 
 struct globals {
 	const char *log_spec;
@@ -38,7 +39,7 @@ void cli_help(FILE *out)
 	      "\n"
 	      "Commands:\n"
 	      "  boot  Create and boot a virtual machine. [alias: run]\n"
-	      "  vu    Start a vhost-user backend device. (not supported yet)\n"
+	      "  vu    Start a vhost-user backend device.\n"
 	      "  img   Manipulate disk images.\n"
 	      "  help  Print this message or the help of the given subcommand(s)\n"
 	      "\n"
@@ -182,11 +183,6 @@ static bool is_boot(const char *cmd)
 	return !strcmp(cmd, "boot") || !strcmp(cmd, "run");
 }
 
-static bool is_unbuilt(const char *cmd)
-{
-	return !strcmp(cmd, "vu");
-}
-
 static int run_help(int argc, char **argv, FILE *out, FILE *err)
 {
 	if (argc < 2) {
@@ -199,8 +195,8 @@ static int run_help(int argc, char **argv, FILE *out, FILE *err)
 	}
 	if (!strcmp(argv[1], "img"))
 		return img_help_main(argc - 1, argv + 1, out, err);
-	if (is_unbuilt(argv[1]))
-		return usage(err, "'%s' is not supported yet", argv[1]);
+	if (!strcmp(argv[1], "vu"))
+		return vu_help_main(argc - 1, argv + 1, out, err);
 	return usage(err, "unrecognized subcommand '%s'", argv[1]);
 }
 
@@ -228,7 +224,7 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err, cli_run_fn run)
 		return run_help(argc, argv, out, err);
 	if (!strcmp(argv[0], "img"))
 		return img_main(argc, argv, out, err);
-	if (is_unbuilt(argv[0]))
-		return usage(err, "'%s' is not supported yet", argv[0]);
+	if (!strcmp(argv[0], "vu"))
+		return vu_main(argc, argv, out, err);
 	return usage(err, "unrecognized subcommand '%s'", argv[0]);
 }

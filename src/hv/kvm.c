@@ -91,6 +91,9 @@ static int create_irqchip(struct kvm *k, enum kvm_irqchip_mode mode)
 	if (mode == KVM_IRQCHIP_MODE_AUTO)
 		mode = kvm_check_extension(k, KVM_CAP_SPLIT_IRQCHIP) ? KVM_IRQCHIP_MODE_SPLIT :
 		       KVM_IRQCHIP_MODE_FULL;
+	log_debug("kvm: irqchip %s", mode == KVM_IRQCHIP_MODE_SPLIT ?
+		  "split (LAPIC in the kernel, IOAPIC in userspace, no PIC)" :
+		  "full in-kernel (PIC, IOAPIC, LAPIC)");
 	if (mode == KVM_IRQCHIP_MODE_SPLIT)
 		return enable_split_irqchip(k);
 	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)

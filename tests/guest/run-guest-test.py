@@ -437,6 +437,12 @@ def main():
             return SKIP
         if not args.alioth:
             sys.exit("no --alioth and no ALIOTH_BIN")
+        why = virtio_plan.net_plan.skip_reason() if args.check == "net" else None
+        if why:
+            msg = f"SKIP: {why}"
+            print("*" * len(msg), msg, "*" * len(msg), sep="\n", flush=True)
+            print(msg, file=sys.stderr)
+            return SKIP
 
     if args.vmm_error:
         # the error lines are counted: no log level from the environment
@@ -451,14 +457,22 @@ def main():
             cmd = qemu_command(args, plan)
         else:
             cmd = alioth_command(args, plan)
-        print("+", " ".join(cmd)[:400], flush=True)
-        start = time.monotonic()
-        result = run_pty(cmd, args, plan) if args.pty else run(cmd, args, plan)
-        elapsed = time.monotonic() - start
-        if args.vmm_error:
-            problems = vmm_error_verdict(args, result)
-        else:
-            problems = verdict(args, plan, result)
+        net = plan.devices.net  # its own network namespace, always removed
+        try:
+            if net and not args.qemu:
+                net.setup()
+                cmd = net.wrap(cmd)
+            print("+", " ".join(cmd)[:400], flush=True)
+            start = time.monotonic()
+            result = run_pty(cmd, args, plan) if args.pty else run(cmd, args, plan)
+            elapsed = time.monotonic() - start
+            if args.vmm_error:
+                problems = vmm_error_verdict(args, result)
+            else:
+                problems = verdict(args, plan, result)
+        finally:
+            if net:
+                net.cleanup()
     print(f"exit status {result.status}, {elapsed:.2f} s")
     if problems:
         for p in problems:

@@ -3,13 +3,17 @@ the VMM gets (alioth --blk/--entropy/--pvpanic, or QEMU q35 devices), the
 disk file with known bytes and the expected values on the guest command
 line, the SIGKILL on FLUSHED (blk-durable), and the file's bytes after the
 VMM is gone."""
+import os
 import random
 import signal
+import sys
 import zlib
+
+import net_plan
 
 SECTOR = 512
 BLK_CHECKS = ["blk", "blk-ro", "blk-durable", "blk-hostile"]
-CHECKS = BLK_CHECKS + ["entropy", "pvpanic"]
+CHECKS = BLK_CHECKS + ["blkbench"] + ["entropy", "pvpanic", "net"]
 # (exit status, line printed just before); see docs/exit-status.md
 ENDINGS = {"pvpanic": (3, "PVPANIC "), "blk-durable": (-signal.SIGKILL, "FLUSHED ")}
 QEMU_PVPANIC_STATUS = 1   # -action panic=exit-failure
@@ -26,6 +30,8 @@ def add_args(ap):
                     help="virtio checks: also negotiate these (indirect,event_idx)")
     ap.add_argument("--vmode", choices=["irq", "poll"], default="irq",
                     help="virtio checks: completion by MSI-X interrupt or by polling")
+    ap.add_argument("--net-qp", type=int, choices=[1, 2], default=1,
+                    help="net check: queue pairs of the virtio-net device")
 
 
 def pattern_bytes(seed, offset, length):
@@ -47,6 +53,7 @@ class DevicePlan:
         self.original = None
         self.wseed = random.randint(1, 0xFFFFFFFF)
         self.wsector = random.randint(16, 64)
+        self.net = net_plan.NetPlan(args, words) if self.check == "net" else None
         if self.check not in CHECKS:
             return
         words += [f"vring={args.vring}", f"vmode={args.vmode}"]
@@ -56,6 +63,8 @@ class DevicePlan:
             plan.expect_status = QEMU_PVPANIC_STATUS
         if self.check in BLK_CHECKS:
             self.make_disk(tmpdir, words)
+        if self.check == "blkbench":
+            self.make_bench_disk(tmpdir, words)
         if self.check == "blk-hostile" and args.qemu:
             words.append(f"hostile={QEMU_HOSTILE}")
 
@@ -70,7 +79,20 @@ class DevicePlan:
                   f"blk_crc_last=0x{zlib.crc32(self.original[-SECTOR:]):08x}",
                   f"wseed={self.wseed}", f"wsector={self.wsector}"]
 
+    def make_bench_disk(self, tmpdir, words):
+        """test=blkbench (bench/blk-bench.py's guest side), small: a tagged
+        disk (bench/blkbench_disk.py) that it must read back, unchanged."""
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+        import blkbench_disk
+        self.disk = f"{tmpdir}/disk.img"
+        blkbench_disk.make_disk(self.disk, 4 << 20, self.wseed)
+        with open(self.disk, "rb") as f:
+            self.original = f.read()
+        words += [f"bb_seed={self.wseed}", "bb_bs=65536", "bb_rops=256", "bb_qd=1,16"]
+
     def alioth_args(self):
+        if self.net:
+            return self.net.alioth_args()
         if self.disk:
             ro = ",readonly=true" if self.check == "blk-ro" else ""
             return ["--blk", f"file,path={self.disk}{ro}"]
@@ -92,6 +114,8 @@ class DevicePlan:
         return []
 
     def on_line(self, proc, line):
+        if self.net:
+            self.net.on_line(proc, line)
         # the durability claim: every acknowledged byte survives a kill -9 now
         if self.check == "blk-durable" and line.startswith("FLUSHED "):
             proc.send_signal(signal.SIGKILL)
@@ -105,7 +129,9 @@ class DevicePlan:
                 self.original[start + n * SECTOR:])
 
     def problems(self):
-        """The disk file after the VMM exited."""
+        """The disk file (or the net check's results) after the VMM exited."""
+        if self.net:
+            return self.net.problems()
         if not self.disk:
             return []
         with open(self.disk, "rb") as f:

@@ -4,6 +4,7 @@
 #include "bootinfo.h"
 #include "irq.h"
 #include "klib.h"
+#include "net.h"
 #include "serial.h"
 #include "trap.h"
 #include "virtio.h"
@@ -463,6 +464,7 @@ static const struct {
 	{ "blk-hostile", check_blk_hostile },
 	{ "entropy", check_entropy },
 	{ "pvpanic", check_pvpanic },
+	{ "net", check_net },
 	{ "blkbench", check_blkbench },
 };
 

@@ -47,6 +47,26 @@ lab_boot() {
 	echo "LAB-TIME $name $(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')"
 }
 
+# Disk images for alioth's --blk, in L1's RAM. A read-only one starts with a
+# signature L2 must read back; its md5 is printed to prove nothing changed it.
+lab_disk_rw() {   # PATH MIB
+	rm -f "$1"
+	truncate -s "${2}M" "$1"
+}
+lab_disk_ro() {   # NAME PATH MIB
+	lab_disk_rw "$2" "$3"
+	printf 'LAB-RO-SIGNATURE' | dd of="$2" conv=notrunc 2>/dev/null
+	echo "LAB-RODISK $1 before $(md5sum <"$2" | cut -d' ' -f1)"
+}
+# After the boot: the read-only image's md5 again; the writable image's fsck
+# status and the md5 of the file L2 wrote into it, read by debugfs.
+lab_disk_report() {   # NAME RW_PATH RO_PATH|-
+	[ "$3" = - ] || echo "LAB-RODISK $1 after $(md5sum <"$3" | cut -d' ' -f1)"
+	e2fsck -fn "$2" >/tmp/fsck.log 2>&1
+	echo "LAB-DISK $1 fsck=$? md5=$(debugfs -R 'cat /lab-file' "$2" 2>/dev/null | md5sum | cut -d' ' -f1)"
+	rm -f "$2" "$3"
+}
+
 # lab_console ARGS...: alioth with L1's console as its stdio (interactive demo).
 lab_console() {
 	/bin/alioth "$@"

@@ -30,10 +30,45 @@ lab_cpio() {
 	) >"$out"
 }
 
+# The cloud kernel's drivers for alioth's PCI devices (ext4 is built in); the
+# names are module file names, as modules.dep spells them.
+LAB_L2_MODULES="virtio_pci virtio_blk virtio-rng pvpanic-pci"
+
+# The modules in load order under ROOT/lib/modules, with a load-order list.
+lab_install_modules() {   # ROOT TREE KVER MODULE...
+	local root=$1 kv="$2/lib/modules/$3" m order
+	shift 3
+	order=$(lab_module_order "$kv/modules.dep" "$@") || return 1
+	mkdir -p "$root/lib/modules"
+	: >"$root/lib/modules/load-order"
+	for m in $order; do
+		cp "$kv/$m" "$root/lib/modules/"
+		basename "$m" >>"$root/lib/modules/load-order"
+	done
+}
+
+# e2fsprogs from this host (with their libraries) replace busybox's mke2fs: a
+# real mkfs.ext4 and e2fsck. Missing e2fsprogs is not fatal: busybox's
+# mkfs.ext2 then stands in and e2fsck is absent (the checks will say so).
+lab_install_e2fsprogs() {   # ROOT PROGRAM...
+	local root=$1 p path
+	shift
+	for p in "$@"; do
+		path=$(PATH=/usr/sbin:/sbin:$PATH command -v "$p") || continue
+		rm -f "$root/bin/$p"
+		lab_copy_program "$root" "$path" "/bin/$p"
+	done
+	mkdir -p "$root/etc"
+	ln -sf /proc/mounts "$root/etc/mtab"
+}
+
 lab_build_l2_initramfs() {   # OUT
 	local out=$1 root
 	root=$(mktemp -d)
 	lab_rootfs_base "$root"
+	# shellcheck disable=SC2086   # a list of names
+	lab_install_modules "$root" "$LAB_L2_TREE" "$LAB_L2_KVER" $LAB_L2_MODULES || return 1
+	lab_install_e2fsprogs "$root" mkfs.ext4 e2fsck
 	install -m 755 "$LAB_DIR/l2-init.sh" "$root/init"
 	lab_cpio "$root" "$out" gzip
 	rm -rf "$root"
@@ -71,20 +106,18 @@ lab_copy_program() {   # ROOT PROGRAM DEST
 	done
 }
 
-# L1 rootfs: busybox, kvm + kvm-amd with their dependencies, the L2 kernel (bzImage
-# and PVH ELF), the L2 initramfs, alioth (if given) and /init = l1-init.sh.
+# L1 rootfs: busybox, kvm + kvm-amd with their dependencies, e2fsck and debugfs,
+# the L2 kernel (bzImage and PVH ELF), the L2 initramfs, alioth (if given) and
+# /init = l1-init.sh.
 # EXTRA files (name=path) are copied to /lab/name.
 lab_build_l1_initramfs() {   # OUT L2_INITRAMFS ALIOTH|"" [name=path...]
-	local out=$1 l2_initramfs=$2 alioth=$3 root m kv
+	local out=$1 l2_initramfs=$2 alioth=$3 root
 	shift 3
 	root=$(mktemp -d)
 	lab_rootfs_base "$root"
-	kv="$LAB_L1_TREE/lib/modules/$LAB_L1_KVER"
-	: >"$root/lib/modules/load-order"
-	for m in $(lab_module_order "$kv/modules.dep" irqbypass kvm ccp kvm-amd); do
-		cp "$kv/$m" "$root/lib/modules/"
-		basename "$m" >>"$root/lib/modules/load-order"
-	done
+	lab_install_modules "$root" "$LAB_L1_TREE" "$LAB_L1_KVER" irqbypass kvm ccp kvm-amd || return 1
+	# L1 checks the disk images L2 wrote.
+	lab_install_e2fsprogs "$root" e2fsck debugfs
 	mkdir -p "$root/lab"
 	cp "$LAB_L2_KERNEL" "$root/lab/vmlinuz"
 	cp "$LAB_L2_VMLINUX" "$root/lab/vmlinux"

@@ -92,7 +92,7 @@ extract_vmlinux() {
 }
 
 LAB_VARS="LAB_GENERIC_PKG LAB_CLOUD_PKG LAB_L1_KERNEL LAB_L1_VMLINUX LAB_L1_TREE LAB_L1_KVER
-	LAB_L2_KERNEL LAB_L2_VMLINUX LAB_BUSYBOX"
+	LAB_L2_KERNEL LAB_L2_VMLINUX LAB_L2_TREE LAB_L2_KVER LAB_BUSYBOX"
 
 # lab.env exists, sets every LAB_VARS and every file it names is still there.
 cache_complete() {
@@ -143,8 +143,11 @@ main() {
 	local gver cver
 	gver=$(kernel_release "$cache/$generic_pkg")
 	cver=$(kernel_release "$cache/$cloud_pkg")
+	# Neither deb carries modules.dep: L1 needs kvm's, L2 the virtio drivers'.
 	[ -f "$cache/$generic_pkg/lib/modules/$gver/modules.dep" ] ||
 		depmod -b "$cache/$generic_pkg" "$gver"
+	[ -f "$cache/$cloud_pkg/lib/modules/$cver/modules.dep" ] ||
+		depmod -b "$cache/$cloud_pkg" "$cver"
 
 	# L2's ELF is for alioth's --pvh; L1's lets QEMU skip the in-guest
 	# decompression, which takes seconds under TCG (QEMU boots it through PVH too).
@@ -162,6 +165,8 @@ main() {
 		LAB_L1_KVER=$gver
 		LAB_L2_KERNEL=$cache/$cloud_pkg/boot/vmlinuz-$cver
 		LAB_L2_VMLINUX=$vmlinux
+		LAB_L2_TREE=$cache/$cloud_pkg
+		LAB_L2_KVER=$cver
 		LAB_BUSYBOX=$cache/busybox-static/bin/busybox
 	EOF
 	mv "$cache/lab.env.part" "$cache/lab.env"

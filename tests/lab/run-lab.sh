@@ -18,17 +18,27 @@ repo=$(cd "$here/../.." && pwd)
 cache=$(realpath -m "${ALIOTH_LAB_CACHE:-$here/cache}")
 out=$(realpath -m "${ALIOTH_LAB_OUT:-$cache/run}")
 SKIP=77
-L2_CMDLINE_BASE="console=ttyS0 quiet panic=-1"
+L2_CMDLINE_BASE="console=ttyS0 quiet"
 L2_INPUT="hello-from-l1-$$"
 
 # One alioth boot per entry: name, vCPUs, MiB, kernel form, how L2 ends, whether
-# a console line is fed to it. Expected exit statuses: src/util/exit_status.h.
+# a console line is fed to it, which devices it gets (DEVICES below). Expected
+# exit statuses: src/util/exit_status.h.
 BOOTS=(
-	"count1 1 512 bzimage poweroff input"
-	"count2 2 256 bzimage reboot -"
-	"pvh 1 512 pvh poweroff -"
+	"count1 1 512 bzimage poweroff input -"
+	"count2 2 256 bzimage reboot - -"
+	"pvh 1 512 pvh poweroff - -"
+	"devs 1 256 bzimage panic - two-disks"
+	"devs2 2 256 bzimage poweroff - mio-mq"
 )
-declare -A END_STATUS=([poweroff]=0 [reboot]=4)
+declare -A END_STATUS=([poweroff]=0 [reboot]=4 [panic]=3)
+
+# Device sets: "rw-MiB ro-MiB|- entropy|- pvpanic|- extra --blk options for the
+# writable disk". The disk images live in L1's RAM (tmpfs).
+declare -A DEVICES=(
+	[two-disks]="64 8 entropy pvpanic -"
+	[mio-mq]="32 - entropy - api=mio,num_queues=2,packed=false"
+)
 
 skip() {
 	echo "lab: SKIPPED: $*" >&2
@@ -63,24 +73,50 @@ find_alioth() {
 }
 
 # --- the L1 plan ---------------------------------------------------------------
-l2_cmdline() {   # END INPUT
-	local c="$L2_CMDLINE_BASE lab.end=$1"
+l2_cmdline() {   # END INPUT DEVICES
+	local c="$L2_CMDLINE_BASE"
+	# A crash must stay a crash: with panic=-1 the kernel would reboot at once.
+	[ "$1" = panic ] || c+=" panic=-1"
+	c+=" lab.end=$1"
 	[ "$2" = input ] && c+=" lab.input=1"
+	[ "${3:--}" = - ] || c+=" lab.devs=1"
 	echo "$c"
+}
+
+# alioth's device flags for boot NAME, and the L1 commands that make its disks.
+device_args() {   # NAME DEVICES
+	local rw ro entropy pvpanic extra a
+	read -r rw ro entropy pvpanic extra <<<"${DEVICES[$2]}"
+	a="--blk file,path=/tmp/$1-rw.img"
+	[ "$extra" = - ] || a+=",$extra"
+	[ "$ro" = - ] || a+=" --blk file,path=/tmp/$1-ro.img,readonly=true"
+	[ "$entropy" = - ] || a+=" --entropy"
+	[ "$pvpanic" = - ] || a+=" --pvpanic"
+	echo "$a"
 }
 
 # /lab/plan.sh for L1's /init: one lab_boot line per selected boot.
 write_plan() {   # FILE BOOT-ENTRY...
-	local file=$1 entry name cpus mib kind end input kernel_args feed
+	local file=$1 entry name cpus mib kind end input devs kernel_args feed rw ro ro_path
 	shift
 	echo "LAB_TIMEOUT=${ALIOTH_LAB_BOOT_TIMEOUT:-60}" >"$file"
 	for entry in "$@"; do
-		read -r name cpus mib kind end input <<<"$entry"
+		read -r name cpus mib kind end input devs <<<"$entry"
 		if [ "$kind" = pvh ]; then kernel_args="--pvh /lab/vmlinux"; else kernel_args="-k /lab/vmlinuz"; fi
 		feed=""
 		[ "$input" = input ] && feed=/lab/input
+		if [ "$devs" != - ]; then
+			read -r rw ro _ <<<"${DEVICES[$devs]}"
+			echo "lab_disk_rw /tmp/$name-rw.img $rw" >>"$file"
+			[ "$ro" = - ] || echo "lab_disk_ro $name /tmp/$name-ro.img $ro" >>"$file"
+			kernel_args+=" $(device_args "$name" "$devs")"
+		fi
 		printf "lab_boot %s '%s' 'L2[%s]| ' boot %s -i /lab/initramfs -p count=%s --memory size=%sM -c '%s'\n" \
-			"$name" "$feed" "$name" "$kernel_args" "$cpus" "$mib" "$(l2_cmdline "$end" "$input")" >>"$file"
+			"$name" "$feed" "$name" "$kernel_args" "$cpus" "$mib" "$(l2_cmdline "$end" "$input" "$devs")" >>"$file"
+		if [ "$devs" != - ]; then
+			[ "$ro" = - ] && ro_path=- || ro_path=/tmp/$name-ro.img
+			echo "lab_disk_report $name /tmp/$name-rw.img $ro_path" >>"$file"
+		fi
 	done
 }
 
@@ -89,9 +125,74 @@ l2_value() {   # LOG BOOT KEY -> rest of the first "L2[BOOT]| KEY rest" line
 	sed -n "s/^L2\[$2\]| $3 //p" "$1" | sed -n 1p
 }
 
+l2_lines() {   # LOG BOOT KEY -> the rest of every "L2[BOOT]| KEY rest" line
+	sed -n "s/^L2\[$2\]| $3 //p" "$1"
+}
+
+# The device checks of a lab.devs=1 boot (see check_devices in l2-init.sh).
+check_devices() {   # LOG NAME DEVICES
+	local log=$1 name=$2 rw ro entropy pvpanic extra got want line
+	read -r rw ro entropy pvpanic extra <<<"${DEVICES[$3]}"
+	if ! grep -q "^L2\[$name\]| L2-DEVS-DONE" "$log"; then
+		fail "$name-devices" "L2 did not finish its device checks (L2-DEVS-DONE missing)"
+		return
+	fi
+	# Which drivers bound: one virtio-blk per disk, one virtio-rng.
+	local nblk=1 nrng=0
+	[ "$ro" = - ] || nblk=2
+	[ "$entropy" = - ] || nrng=1
+	got="blk=$(l2_lines "$log" "$name" L2-VIRTIO | grep -c 'device=0x0002 .*driver=virtio_blk')"
+	got+=" rng=$(l2_lines "$log" "$name" L2-VIRTIO | grep -c 'device=0x0004 .*driver=virtio_rng')"
+	expect_eq "$name-virtio-drivers" "virtio devices bound to their drivers" "$got" "blk=$nblk rng=$nrng"
+	# Linux negotiates VIRTIO_F_RING_PACKED whenever the device offers it;
+	# packed=false on --blk must leave the disks on split rings.
+	got=$(l2_lines "$log" "$name" L2-VIRTIO | sed -n 's/.* device=\([0-9a-fx]*\) packed=\([01]\) .*/\1:\2/p' |
+		sort -u | tr '\n' ' ')
+	want="0x0002:1 "
+	[[ "$extra" == *packed=false* ]] && want="0x0002:0 "
+	[ "$ro" != - ] && [[ "$extra" == *packed=false* ]] && want="0x0002:0 0x0002:1 "
+	[ "$entropy" = - ] || want+="0x0004:1 "
+	expect_eq "$name-ring-format" "virtio device:RING_PACKED negotiated" "$got" "$want"
+	# Sizes as the guest sees them, and the read-only flag.
+	got=$(l2_lines "$log" "$name" L2-BLK | sed 's/^[^ ]* //' | sort | tr '\n' ' ')
+	want="bytes=$((rw * 1048576)) ro=0 "
+	[ "$ro" = - ] || want="bytes=$((ro * 1048576)) ro=1 $want"
+	expect_eq "$name-blk-size" "disk sizes" "$got" "$want"
+	# ext4 made, written, read back cold and fsck-clean inside L2 ...
+	line=$(l2_lines "$log" "$name" L2-FS | sed -n 1p)
+	if [[ "$line" == *" mkfs=0 fsck=0 readback=ok md5="* ]]; then pass "$name-ext4"; else fail "$name-ext4" "L2-FS '${line:-<none>}'"; fi
+	# ... and the same file, fsck-clean, in the image file after alioth exited.
+	local l2_md5 l1_line
+	l2_md5=${line##*md5=}
+	l1_line=$(sed -n "s/^LAB-DISK $name //p" "$log")
+	expect_eq "$name-image-durable" "image after the boot (fsck, md5 of L2's file)" "$l1_line" "fsck=0 md5=$l2_md5"
+	if [ "$ro" != - ]; then
+		got=$(l2_lines "$log" "$name" L2-RO | sed 's/^[^ ]* //')
+		expect_eq "$name-ro-disk" "read-only disk (signature, write)" "$got" "sig=LAB-RO-SIGNATURE write=refused"
+		local before after
+		before=$(sed -n "s/^LAB-RODISK $name before //p" "$log")
+		after=$(sed -n "s/^LAB-RODISK $name after //p" "$log")
+		expect_eq "$name-ro-image-unchanged" "md5 of the read-only image after the boot" "$after" "${before:-<before missing>}"
+	fi
+	if [ "$entropy" != - ]; then
+		line=$(l2_value "$log" "$name" L2-HWRNG)
+		local first second
+		first=$(sed -n 's/.*first=\([0-9a-f]*\).*/\1/p' <<<"$line")
+		second=$(sed -n 's/.*second=\([0-9a-f]*\).*/\1/p' <<<"$line")
+		if [[ "$line" == current=virtio_rng.* ]] && [ ${#first} -eq 32 ] && [ ${#second} -eq 32 ] &&
+			[ "$first" != "$second" ] && [ "$first" != 00000000000000000000000000000000 ]; then
+			pass "$name-hwrng"
+		else
+			fail "$name-hwrng" "L2-HWRNG '${line:-<none>}' (want virtio_rng current, two different 16-byte reads)"
+		fi
+	fi
+	got=$(l2_lines "$log" "$name" L2-KERNEL-COMPLAINT | sed -n 1,3p | tr '\n' '|')
+	expect_eq "$name-kernel-quiet" "kernel complaints about the devices" "$got" ""
+}
+
 check_boot() {   # LOG BOOT-ENTRY
-	local log=$1 name cpus mib kind end input status got min
-	read -r name cpus mib kind end input <<<"$2"
+	local log=$1 name cpus mib kind end input devs status got min
+	read -r name cpus mib kind end input devs <<<"$2"
 	if ! grep -q "^LAB-BEGIN $name\$" "$log"; then
 		fail "$name-boot" "L1 never started this boot"
 		return
@@ -114,7 +215,8 @@ check_boot() {   # LOG BOOT-ENTRY
 	else
 		fail "$name-memory" "MemTotal ${got:-<none>} kB, expected $min..$((mib * 1024)) kB for ${mib}M"
 	fi
-	expect_eq "$name-cmdline" "/proc/cmdline" "$(l2_value "$log" "$name" L2-CMDLINE)" "$(l2_cmdline "$end" "$input")"
+	expect_eq "$name-cmdline" "/proc/cmdline" "$(l2_value "$log" "$name" L2-CMDLINE)" "$(l2_cmdline "$end" "$input" "$devs")"
+	[ "$devs" = - ] || check_devices "$log" "$name" "$devs"
 	[ "$input" = input ] &&
 		expect_eq "$name-console-input" "line read by L2" "$(l2_value "$log" "$name" L2-INPUT-GOT)" "$L2_INPUT"
 	if [ "$status" = 143 ]; then

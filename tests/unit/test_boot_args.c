@@ -242,7 +242,7 @@ static void test_deprecated_flags(void **state)
 static void test_unsupported_flags(void **state)
 {
 	static const char *const flags[] = {
-		"--net", "--coco", "--fs", "--vsock",
+		"--coco", "--fs", "--vsock",
 		"--vfio-cdev", "--vfio-ioas", "--vfio-group", "--vfio-container", "--balloon",
 	};
 	char line[128];
@@ -386,8 +386,8 @@ static void test_cli_dispatch(void **state)
 	assert_int_equal(CLI("boot", "--help"), 0);
 	assert_int_equal(runs, 2);
 
-	CLI("vu");
-	assert_usage("alioth: 'vu' is not supported yet");
+	CLI("vu", "-s", "/nonexistent/vu.sock", "net", "-p", "tap");
+	assert_usage("alioth: vu: 'net' is not supported yet");
 	CLI("img", "create");
 	assert_usage("alioth: img: unrecognized subcommand 'create' (see 'alioth img --help')");
 	CLI("frobnicate");

@@ -238,8 +238,8 @@ static void test_top_level_help_and_version(void **state)
 	assert_string_equal(out_text, "alioth " ALIOTH_VERSION "\n");
 	assert_string_equal(err_text, "");
 
-	assert_int_equal(CLI("help", "vu"), EXIT_USAGE);
-	assert_string_equal(err_text, "alioth: 'vu' is not supported yet\n");
+	assert_int_equal(CLI("help", "vu", "net"), EXIT_USAGE);
+	assert_string_equal(err_text, "alioth: help vu: 'net' is not supported yet\n");
 }
 
 static int teardown(void **state)
