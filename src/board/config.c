@@ -35,6 +35,7 @@ void vm_config_free(struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nr_net; i++) {
 		free(cfg->net[i].tap);
 		free(cfg->net[i].if_name);
+		free(cfg->net[i].hostfwd);
 	}
 	free(cfg->net);
 	vm_config_init(cfg);

@@ -66,6 +66,11 @@ struct net_config {
 	uint8_t mac[6];       /* when has_mac */
 	uint16_t mtu;         /* 1500 unless given */
 	uint16_t queue_pairs; /* >= 1 */
+	/* --net user (src/net/slirp.h): libslirp instead of a TAP; tap and
+	 * if_name are NULL then, queue_pairs 1. */
+	bool user;
+	bool restricted;      /* user: restrict=on, only forwards and DHCP */
+	char *hostfwd;        /* user: hostfwd rules as given (checked), or NULL */
 };
 
 struct vm_config {

@@ -14,6 +14,7 @@
 #include "virtio/blk.h"
 #include "virtio/entropy.h"
 #include "virtio/net.h"
+#include "net/slirp.h"
 #include "net/tap.h"
 
 struct board_pci_devices {
@@ -66,6 +67,21 @@ static int add_blk(struct machine *m, const struct blk_config *c)
 	return board_add_virtio(m, &virtio_blk_ops, b, &opts);
 }
 
+/* --net user: the forwards were checked by the command line already. */
+static int open_user_net(const struct net_config *c, struct net_backend **be, char *err,
+			 size_t errlen)
+{
+	struct slirp_hostfwd fwd[SLIRP_MAX_HOSTFWD];
+	struct slirp_params sp = { .mtu = c->mtu, .restricted = c->restricted, .fwd = fwd };
+	int n = c->hostfwd ? slirp_parse_hostfwds(c->hostfwd, fwd, SLIRP_MAX_HOSTFWD, err,
+						  errlen) : 0;
+
+	if (n < 0)
+		return -EINVAL;
+	sp.nfwd = (unsigned)n;
+	return slirp_open(&sp, be, err, errlen);
+}
+
 static int add_net(struct machine *m, const struct net_config *c)
 {
 	const struct tap_params tp = { .dev = c->tap, .ifname = c->if_name,
@@ -73,7 +89,8 @@ static int add_net(struct machine *m, const struct net_config *c)
 	struct virtio_net_params p = { .mtu = c->mtu ? c->mtu : 1500 };
 	struct virtio_net *n;
 	char err[512];
-	int ret = tap_open(&tp, &p.backend, err, sizeof(err));
+	int ret = c->user ? open_user_net(c, &p.backend, err, sizeof(err))
+			  : tap_open(&tp, &p.backend, err, sizeof(err));
 
 	if (ret) {
 		log_error("%s", err);
@@ -83,8 +100,8 @@ static int add_net(struct machine *m, const struct net_config *c)
 		memcpy(p.mac, c->mac, 6);
 	else
 		virtio_net_random_mac(p.mac);
-	log_info("virtio-net: tap %s, mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %u queue pair(s)",
-		 p.backend->name, p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4], p.mac[5],
+	log_info("virtio-net: %s %s, mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %u queue pair(s)",
+		 c->user ? "backend" : "tap", p.backend->name, p.mac[0], p.mac[1], p.mac[2], p.mac[3], p.mac[4], p.mac[5],
 		 p.mtu, tp.pairs);
 	n = virtio_net_create(&p);
 	return board_add_virtio(m, virtio_net_dev_ops(n), n, NULL);

@@ -9,6 +9,7 @@
 
 #include "cli/aco.h"
 #include "cli/specs.h"
+#include "net/slirp.h"
 #include "util/exit_status.h"
 #include "util/util.h"
 
@@ -276,8 +277,34 @@ static int add_net(struct boot_state *st, const char *flag, struct net_tap_spec 
 	return 0;
 }
 
-/* Like Alioth: NetSpec ("tap,if=..." or "vu,socket=..."), then TapNetSpec
- * alone ("if=..."). */
+static int add_net_user(struct boot_state *st, const char *flag, struct net_spec *u)
+{
+	struct vm_config *cfg = st->cfg;
+	struct net_config n = { .user = true, .mtu = u->tap.mtu, .queue_pairs = 1,
+				.restricted = u->restricted };
+	struct slirp_hostfwd fwd[SLIRP_MAX_HOSTFWD];
+	char err[256];
+
+	if (u->tap.mac && !parse_mac(u->tap.mac, n.mac))
+		return usage(st, flag, "mac: '%s' is not a unicast MAC address like 06:3a:76:53:da:3d",
+			     u->tap.mac);
+	if (n.mtu < SLIRP_MIN_MTU || n.mtu > SLIRP_MAX_MTU)
+		return usage(st, flag, "mtu: must be %d to %d", SLIRP_MIN_MTU, SLIRP_MAX_MTU);
+	if (u->hostfwd && slirp_parse_hostfwds(u->hostfwd, fwd, SLIRP_MAX_HOSTFWD, err,
+					       sizeof(err)) < 0)
+		return usage(st, flag, "%s", err);
+	n.has_mac = u->tap.mac != NULL;
+	n.hostfwd = u->hostfwd;
+	u->hostfwd = NULL;
+	cfg->net = realloc(cfg->net, (cfg->nr_net + 1) * sizeof(*cfg->net));
+	if (!cfg->net)
+		abort();
+	cfg->net[cfg->nr_net++] = n;
+	return 0;
+}
+
+/* Like Alioth: NetSpec ("tap,if=..." or "vu,socket=..."; "user,..." is
+ * ours), then TapNetSpec alone ("if=..."). */
 static int apply_net(struct boot_state *st, const struct boot_flag *flag, const char *value)
 {
 	struct net_spec spec = { .kind = NET_KIND_TAP };
@@ -288,19 +315,23 @@ static int apply_net(struct boot_state *st, const struct boot_flag *flag, const 
 	if (!aco_parse(&spec_net, value, &spec, &st->objs, err, sizeof(err))) {
 		if (spec.kind == NET_KIND_VU)
 			ret = usage(st, flag->name, "vu: not supported yet");
+		else if (spec.kind == NET_KIND_USER)
+			ret = add_net_user(st, flag->name, &spec);
 		else
 			ret = add_net(st, flag->name, &spec.tap);
 	} else if (!aco_parse(&spec_net_tap, value, &bare, &st->objs, err_bare,
 			      sizeof(err_bare))) {
 		ret = add_net(st, flag->name, &bare);
 	} else {
-		bool variant = !strncmp(value, "tap", 3) || !strncmp(value, "vu", 2);
+		bool variant = !strncmp(value, "tap", 3) || !strncmp(value, "vu", 2) ||
+			       !strncmp(value, "user", 4);
 		ret = usage(st, flag->name, "%s", variant ? err : err_bare);
 	}
 	free(spec.tap.mac);
 	free(spec.tap.tap);
 	free(spec.tap.if_name);
 	free(spec.socket);
+	free(spec.hostfwd);
 	free(bare.mac);
 	free(bare.tap);
 	free(bare.if_name);

@@ -186,6 +186,28 @@ static const struct aco_field vu_net_socket_fields[] = {
 };
 static const struct aco_struct vu_net_socket_spec = ACO_TABLE("VuSocket", vu_net_socket_fields);
 
+/* --net user (not in Alioth): libslirp. Repeated keys are refused by the
+ * parser, so all forwards go in one value, separated by ';'. */
+static const struct aco_field net_user_fields[] = {
+	{ .name = "mac", .kind = ACO_STRING, .offset = offsetof(struct net_spec, tap.mac),
+	  .optional = true,
+	  .doc = "MAC address of the virtual NIC. [default: a random locally administered "
+		 "address]" },
+	{ .name = "mtu", .kind = ACO_U16, .offset = offsetof(struct net_spec, tap.mtu),
+	  .dflt = "1500", .doc = "Maximum transmission unit, 68 to 65521." },
+	{ .name = "hostfwd", .kind = ACO_STRING, .offset = offsetof(struct net_spec, hostfwd),
+	  .optional = true,
+	  .doc = "Host port forwards, QEMU's syntax, several separated by ';' (quote them in a "
+		 "shell): [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport, e.g. "
+		 "tcp:127.0.0.1:2222-:22. An empty hostaddr is every host address, an empty "
+		 "guestaddr 10.0.2.15." },
+	{ .name = "restrict", .kind = ACO_BOOL, .offset = offsetof(struct net_spec, restricted),
+	  .dflt = "false",
+	  .doc = "Isolate the guest: only DHCP and the host forwards work, nothing it opens "
+		 "leaves the VM." },
+};
+static const struct aco_struct net_user_spec = ACO_TABLE("UserNetSpec", net_user_fields);
+
 static const struct aco_variant net_variants[] = {
 	{ .name = "tap", .alias = "Tap", .value = NET_KIND_TAP,
 	  .doc = "VirtIO net device backed by TUN/TAP, MacVTap, or IPVTap.",
@@ -193,6 +215,11 @@ static const struct aco_variant net_variants[] = {
 	{ .name = "vu", .alias = "Vu", .value = NET_KIND_VU,
 	  .doc = "vhost-user net device over a Unix domain socket (not supported yet).",
 	  .payload = &vu_net_socket_spec },
+	{ .name = "user", .alias = "User", .value = NET_KIND_USER,
+	  .doc = "VirtIO net device on a user-mode stack (libslirp; not in Alioth): NAT to the "
+		 "host's network, DHCP (guest 10.0.2.15, gateway 10.0.2.2, DNS 10.0.2.3), no "
+		 "root needed.",
+	  .payload = &net_user_spec },
 };
 static const struct aco_enum net_enum = ACO_TABLE("NetSpec", net_variants);
 

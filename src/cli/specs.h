@@ -35,7 +35,7 @@ extern const struct aco_field spec_blk_file;    /* into struct blk_config */
 /* --net: Alioth's NetSpec (tap or vu) into struct net_spec; the form
  * without a variant is its TapNetSpec alone, into struct net_tap_spec.
  * tap comes first so that both tables share the tap fields. */
-enum net_kind { NET_KIND_TAP, NET_KIND_VU };
+enum net_kind { NET_KIND_TAP, NET_KIND_VU, NET_KIND_USER };
 struct net_tap_spec {
 	char *mac;            /* checked and converted by boot_args.c */
 	uint16_t mtu;
@@ -48,6 +48,9 @@ struct net_spec {
 	struct net_tap_spec tap;
 	enum net_kind kind;
 	char *socket; /* vu */
+	/* user: mac and mtu in tap above */
+	char *hostfwd;
+	bool restricted;
 };
 extern const struct aco_field spec_net;         /* into struct net_spec */
 extern const struct aco_field spec_net_tap;     /* into struct net_tap_spec */

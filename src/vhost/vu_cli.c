@@ -301,8 +301,10 @@ static int run(const struct vu_args *a, FILE *err)
 	ret = lfd < 0 ? EXIT_VMM_ERROR : 0;
 	for (unsigned index = 0; !ret; index++)
 		ret = serve_blk(lfd, &cfg, index, err);
-	if (lfd >= 0)
+	if (lfd >= 0) {
 		close(lfd);
+		unlink(a->socket); /* ours: a stale socket would make the next bind fail */
+	}
 	free(cfg.path);
 	return ret;
 }

@@ -80,7 +80,7 @@ static int fail(struct virtq *q, const char *why)
 struct walk {
 	struct virtq *q;
 	struct virtq_chain *c;
-	unsigned budget; /* segments still allowed: bounds loops and table sizes */
+	unsigned budget; /* segments still allowed (VIRTQ_MAX_SIZE): bounds indirect loops */
 	bool seen_write;
 	uint64_t total;
 	const char *why;
@@ -127,8 +127,11 @@ static const uint8_t *map_indirect(struct walk *w, uint64_t addr, uint32_t len,
 		w->why = "INDIRECT flag without VIRTIO_F_INDIRECT_DESC";
 		return NULL;
 	}
-	if (len == 0 || len % VIRTQ_DESC_SIZE || len / VIRTQ_DESC_SIZE > w->q->size) {
-		w->why = "indirect table length not a multiple of 16 in [16, 16 * size]";
+	/* Not bounded by the ring size: Linux sizes indirect tables by the
+	 * device's seg_max (QEMU's frontend pairs 128-entry rings with 256-entry
+	 * tables), so the bound is the most segments a chain may have. */
+	if (len == 0 || len % VIRTQ_DESC_SIZE || len / VIRTQ_DESC_SIZE > VIRTQ_MAX_SIZE) {
+		w->why = "indirect table length not a multiple of 16 in [16, 16 * VIRTQ_MAX_SIZE]";
 		return NULL;
 	}
 	const uint8_t *table = gm_ptr(w->q->gm, addr, len);
@@ -187,7 +190,10 @@ static bool walk_split(struct walk *w, uint16_t head)
 	for (uint16_t i = head;;) {
 		struct raw_desc d = load_desc(q->desc + (size_t)i * VIRTQ_DESC_SIZE, __ATOMIC_RELAXED);
 		uint16_t flags = desc_mid(d), next = desc_top(d);
-		w->c->ndesc++;
+		if (++w->c->ndesc > q->size) {
+			w->why = "chain longer than the queue size (loop?)";
+			return false;
+		}
 		if (flags & VIRTQ_DESC_F_INDIRECT) {
 			if (flags & VIRTQ_DESC_F_NEXT) {
 				w->why = "INDIRECT together with NEXT";
@@ -222,7 +228,7 @@ static int pop_split(struct virtq *q, struct virtq_chain *c)
 
 	chain_clear(c);
 	c->id = head;
-	struct walk w = { .q = q, .c = c, .budget = q->size };
+	struct walk w = { .q = q, .c = c, .budget = VIRTQ_MAX_SIZE };
 	if (!walk_split(&w, head))
 		return fail(q, w.why);
 	q->last_avail++;
@@ -303,7 +309,7 @@ static int pop_packed(struct virtq *q, struct virtq_chain *c)
 {
 	uint16_t pos = q->last_avail;
 	bool wrap = q->avail_wrap;
-	struct walk w = { .q = q, .c = c, .budget = q->size };
+	struct walk w = { .q = q, .c = c, .budget = VIRTQ_MAX_SIZE };
 	for (uint16_t n = 0;; n++) {
 		/* Wrapping back onto the head flips the wrap counter, so the head
 		 * then looks unavailable; this also covers a head the driver

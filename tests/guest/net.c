@@ -1,8 +1,10 @@
 #include "net.h"
 #include "acpi.h"
 #include "bootinfo.h"
+#include "dhcp.h"
 #include "klib.h"
 #include "serial.h"
+#include "tcp.h"
 #include "virtio.h"
 
 #define VIRTIO_ID_NET    1
@@ -74,6 +76,18 @@ struct nic {
 };
 
 static struct nic nic;
+
+/* net_user=1 (`--net user`): a DHCP exchange first, then a TCP responder
+ * on net_tcp_port (its banner carries net_token) for the runner's
+ * connection through a host port forward. */
+struct user_net {
+	int on, have_offer;
+	uint32_t xid;
+	struct dhcp_offer offer;
+	struct tcp_responder tcp;
+	char banner[40];
+};
+static struct user_net user;
 static struct ring rings[2 * NET_MAX_PAIRS + 1];
 static uint8_t rxbuf[NET_MAX_PAIRS][QSZ][RXBUF] __attribute__((aligned(64)));
 static uint8_t txbuf[NET_MAX_PAIRS][HDR + MAX_FRAME + 2] __attribute__((aligned(64)));
@@ -354,6 +368,12 @@ static void on_ip(unsigned pair, const uint8_t *f, unsigned len)
 		nic.bad++;
 		return;
 	}
+	if (ip[9] == 6 && user.on) {
+		unsigned n = tcp_input(&user.tcp, f, len, tx_frame(pair));
+		if (n)
+			transmit(pair, n);
+		return;
+	}
 	if (ip[9] == 17) {
 		nic.udp++;
 		return;
@@ -392,6 +412,9 @@ static void on_frame(unsigned pair, const uint8_t *f, unsigned len)
 		return;
 	if (be16(f + 12) == ETH_ARP)
 		on_arp(pair, f, len);
+	else if (be16(f + 12) == ETH_IP && user.on && !user.have_offer &&
+		 dhcp_read_offer(f, len, user.xid, &user.offer))
+		user.have_offer = 1;
 	else if (be16(f + 12) == ETH_IP)
 		on_ip(pair, f, len);
 	else
@@ -443,6 +466,61 @@ static void poll_rx(unsigned pair)
 	}
 }
 
+static int ip_is(const uint8_t a[4], uint32_t want)
+{
+	return a[0] == (uint8_t)(want >> 24) && a[1] == (uint8_t)(want >> 16) &&
+	       a[2] == (uint8_t)(want >> 8) && a[3] == (uint8_t)want;
+}
+
+/* DISCOVER (three tries) until the built-in server's OFFER arrives: QEMU's
+ * addresses are expected. */
+static const char *user_dhcp(void)
+{
+	const struct dhcp_offer *o = &user.offer;
+
+	user.xid = (uint32_t)rdtsc() | 1;
+	for (int tries = 0; tries < 3 && !user.have_offer && !nic.error; tries++) {
+		transmit(0, dhcp_discover(tx_frame(0), nic.mac, user.xid));
+		uint64_t t0 = rdtsc();
+		while (!user.have_offer && !nic.error && rdtsc() - t0 < TX_WAIT)
+			poll_rx(0);
+	}
+	if (nic.error)
+		return nic.error;
+	if (!user.have_offer)
+		return "no DHCP OFFER";
+	kprintf("DHCP offer %u.%u.%u.%u mask %u.%u.%u.%u router %u.%u.%u.%u dns %u.%u.%u.%u\n",
+		o->yiaddr[0], o->yiaddr[1], o->yiaddr[2], o->yiaddr[3], o->mask[0], o->mask[1],
+		o->mask[2], o->mask[3], o->router[0], o->router[1], o->router[2], o->router[3],
+		o->dns[0], o->dns[1], o->dns[2], o->dns[3]);
+	if (!ip_is(o->yiaddr, 0x0A00020F))
+		return "the OFFER's yiaddr is not 10.0.2.15";
+	if (!o->have_mask || !ip_is(o->mask, 0xFFFFFF00))
+		return "the OFFER's subnet mask is not 255.255.255.0";
+	if (!o->have_router || !ip_is(o->router, 0x0A000202))
+		return "the OFFER's router is not 10.0.2.2";
+	if (!o->have_dns || !ip_is(o->dns, 0x0A000203))
+		return "the OFFER's DNS server is not 10.0.2.3";
+	return 0;
+}
+
+static void user_setup(const struct bootinfo *bi)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t on = 0, port = 7777, token = 0;
+	char *b = user.banner;
+
+	cmdline_get_u64(bi->cmdline, "net_user", &on);
+	cmdline_get_u64(bi->cmdline, "net_tcp_port", &port);
+	cmdline_get_u64(bi->cmdline, "net_token", &token);
+	user.on = on != 0;
+	memcpy(b, "ALIOTH-GUEST ", 13);
+	for (int i = 0; i < 16; i++)
+		b[13 + i] = hex[(token >> (60 - 4 * i)) & 0xF];
+	memcpy(b + 29, "\r\n", 3);
+	tcp_init(&user.tcp, nic.mac, nic.ip, (uint16_t)port, user.banner);
+}
+
 /* "STOP" on the console ends the loop. */
 static int stop_requested(char *line, unsigned *n)
 {
@@ -482,6 +560,11 @@ int check_net(const struct bootinfo *bi, const struct acpi_info *ai)
 	}
 	for (unsigned p = 0; p < nic.pairs; p++)
 		fill_rx(p);
+	user_setup(bi);
+	if (user.on && (err = user_dhcp())) {
+		kprintf("FAIL net: %s\n", err);
+		return 0;
+	}
 	kprintf("READY net %u.%u.%u.%u\n", nic.ip[0], nic.ip[1], nic.ip[2], nic.ip[3]);
 	uint64_t t0 = rdtsc();
 	while (!nic.error && !stop_requested(line, &n)) {
@@ -502,10 +585,13 @@ int check_net(const struct bootinfo *bi, const struct acpi_info *ai)
 		kprintf(" rx%u=%lu tx%u=%lu", p, nic.rx[p], p, nic.tx[p]);
 	kprintf(" arp=%lu icmp=%lu big=%lu merged=%lu udp=%lu bad=%lu other=%lu\n", nic.arp,
 		nic.icmp, nic.big, nic.merged, nic.udp, nic.bad, nic.other);
+	if (user.on)
+		kprintf("TCP conns=%lu closed=%lu in=%lu resets=%lu bad=%lu\n", user.tcp.conns,
+			user.tcp.closed, user.tcp.bytes_in, user.tcp.resets, user.tcp.bad);
 	if (vdev_status(&nic.dev) & VIRTIO_STATUS_NEEDS_RESET)
 		nic.error = "the device set NEEDS_RESET";
 	vdev_reset(&nic.dev);
-	if (nic.error || nic.bad) {
+	if (nic.error || nic.bad || user.tcp.bad) {
 		kprintf("FAIL net: %s\n", nic.error ? nic.error : "frames arrived damaged");
 		return 0;
 	}

@@ -4,12 +4,19 @@ guest answering as 10.0.2.15), the VMM started inside it,
 traffic from the namespace once the guest says READY, then STOP on the
 console and the guest's per-queue counters against the TAP's. Nothing
 leaves the namespace; it is deleted (with the TAP) whatever happens.
-Needs root and `ip netns`; otherwise the test is skipped."""
+Needs root and `ip netns`; otherwise the test is skipped.
+
+With ALIOTH_TEST_NET=user (meson sets it) the VMM gets `--net user`
+instead: no namespace and no root. The guest asks libslirp's DHCP server
+for an address and checks the OFFER; the runner connects to a host port
+forwarded from 127.0.0.1 to the guest's TCP responder, reads its banner,
+has a line echoed and closes, twice. Only loopback is used on the host."""
 import json
 import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import threading
 
@@ -20,9 +27,23 @@ PINGS = 3
 MTU_PAYLOAD = 1472          # 1500-byte IP packets, 1514-byte frames
 UDP_FLOWS = 16              # two queues: all in one has odds 2**-15
 CMD_TIMEOUT = 60
+GUEST_TCP_PORT = 7777       # the guest's responder (tcp.c)
+TCP_CONNECTIONS = 2
+
+
+def user_mode():
+    return os.environ.get("ALIOTH_TEST_NET") == "user"
+
+
+def free_loopback_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def skip_reason():
+    if user_mode():
+        return None
     if os.geteuid() != 0:
         return "not root: the net check creates a network namespace and a TAP"
     for tool, package in (("ip", "iproute2"), ("ping", "iputils-ping")):
@@ -53,6 +74,14 @@ class NetPlan:
         self.done = threading.Event()
         self.thread = None
         words += [f"net_mac=0x{self.mac.replace(':', '')}", f"net_qp={self.qp}", "net_mtu=1500"]
+        self.user = user_mode()
+        self.dhcp = None       # the guest's "DHCP offer" line
+        self.tcp = {}          # its TCP counters
+        self.echoed = 0        # bytes the runner had echoed
+        if self.user:
+            self.host_port = free_loopback_port()
+            self.token = random.getrandbits(64)
+            words += ["net_user=1", f"net_tcp_port={GUEST_TCP_PORT}", f"net_token={self.token}"]
 
     def ip(self, *argv, check=True):
         r = subprocess.run(["ip", "-n", self.ns, *argv], capture_output=True, text=True,
@@ -66,6 +95,8 @@ class NetPlan:
                               text=True, timeout=timeout)
 
     def setup(self):
+        if self.user:
+            return
         subprocess.run(["ip", "netns", "add", self.ns], check=True, timeout=CMD_TIMEOUT)
         self.created = True
         # no IPv6 chatter: every frame the guest sees is one this test sent
@@ -84,9 +115,14 @@ class NetPlan:
             self.created = False
 
     def wrap(self, cmd):
+        if self.user:
+            return cmd
         return ["ip", "netns", "exec", self.ns] + cmd
 
     def alioth_args(self):
+        if self.user:
+            fwd = f"tcp:127.0.0.1:{self.host_port}-:{GUEST_TCP_PORT}"
+            return ["--net", f"user,mac={self.mac},mtu=1500,hostfwd={fwd}"]
         # qp=1 uses Alioth's form without the variant, qp=2 the tap variant
         spec = f"if={TAP},mac={self.mac},mtu=1500"
         return ["--net", spec if self.qp == 1 else f"tap,{spec},qp={self.qp}"]
@@ -114,8 +150,42 @@ class NetPlan:
         r = self.in_ns("python3", "-c", code)
         self.note("udp flows", r.returncode == 0, r.stderr.strip()[-200:])
 
+    def read_until(self, s, end):
+        data = b""
+        while not data.endswith(end):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def tcp_session(self, n):
+        """Banner, one echoed line, then a clean close (EOF from the guest)."""
+        what = f"tcp connection {n} through the host forward"
+        with socket.create_connection(("127.0.0.1", self.host_port), timeout=20) as s:
+            banner = self.read_until(s, b"\r\n")
+            want = f"ALIOTH-GUEST {self.token:016x}\r\n".encode()
+            if banner != want:
+                return self.note(what, False, f"banner {banner!r}, expected {want!r}")
+            line = f"echo-{n}-{random.getrandbits(48):012x}\n".encode()
+            s.sendall(line)
+            echo = self.read_until(s, b"\n")
+            if echo != line:
+                return self.note(what, False, f"echo {echo!r}, expected {line!r}")
+            self.echoed += len(line)
+            s.shutdown(socket.SHUT_WR)
+            rest = s.recv(4096)
+            self.note(what, rest == b"", "banner, echo, close" if rest == b"" else f"after close: {rest!r}")
+
+    def user_traffic(self):
+        for n in range(TCP_CONNECTIONS):
+            self.tcp_session(n)
+
     def traffic(self, proc):
         try:
+            if self.user:
+                self.user_traffic()
+                return
             self.ping("ping")
             neigh = self.ip("neigh", "show", GUEST_IP, "dev", TAP).stdout
             self.note("ip neigh shows the configured MAC", f"lladdr {self.mac}" in neigh,
@@ -139,6 +209,10 @@ class NetPlan:
             self.thread.start()
         if line.startswith("NET "):
             self.guest = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+        if line.startswith("DHCP offer "):
+            self.dhcp = line
+        if line.startswith("TCP "):
+            self.tcp = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
 
     def tap_rx_packets(self):
         r = self.ip("-s", "-j", "link", "show", TAP, check=False)
@@ -155,6 +229,8 @@ class NetPlan:
         g = self.guest
         if not g:
             return out + ["the guest printed no NET counters"]
+        if self.user:
+            return out + self.user_problems()
         if g.get("icmp", 0) < 2 * PINGS:
             out.append(f"the guest answered {g.get('icmp', 0)} echo requests, expected {2 * PINGS}")
         if g.get("big", 0) < PINGS:
@@ -171,4 +247,17 @@ class NetPlan:
         print(f"net: the TAP received {seen} frames, the guest sent {sent}", flush=True)
         if seen != sent:
             out.append(f"the TAP received {seen} frames, the guest sent {sent}")
+        return out
+
+    def user_problems(self):
+        out = []
+        want = "DHCP offer 10.0.2.15 mask 255.255.255.0 router 10.0.2.2 dns 10.0.2.3"
+        if self.dhcp != want:
+            out.append(f"DHCP: got {self.dhcp!r}, expected {want!r}")
+        t = self.tcp
+        if (t.get("conns"), t.get("closed"), t.get("resets")) != (TCP_CONNECTIONS, TCP_CONNECTIONS, 0):
+            out.append(f"the guest's TCP counters {t}: expected {TCP_CONNECTIONS} connections "
+                       f"opened and closed, no reset")
+        if t.get("in") != self.echoed:
+            out.append(f"the guest received {t.get('in')} bytes, the runner sent {self.echoed}")
         return out

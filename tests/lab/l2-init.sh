@@ -76,7 +76,7 @@ check_devices() {
 	report_virtio
 	for b in /sys/block/vd*; do
 		[ -e "$b" ] || continue
-		echo "L2-BLK $(basename "$b") bytes=$(($(cat "$b/size") * 512)) ro=$(cat "$b/ro")"
+		echo "L2-BLK $(basename "$b") bytes=$(($(cat "$b/size") * 512)) ro=$(cat "$b/ro") queues=$(ls "$b/mq" | wc -l)"
 	done
 	for b in /sys/block/vd*; do
 		[ -e "$b" ] || continue

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by run-lab.sh and scripts/demo.sh (bash, sourced): builds the L2 and L1
 # initramfs images of the nested lab and knows how to start the L1 QEMU.
 # Needs lab.env from prepare.sh sourced first (LAB_* variables).

@@ -10,7 +10,8 @@
 # Environment: ALIOTH_BIN (else newest build*/alioth, built with meson if none),
 #   ALIOTH_LAB_CACHE (downloads), ALIOTH_LAB_OUT (images and serial log; default
 #   $ALIOTH_LAB_CACHE/run), ALIOTH_LAB_TIMEOUT (whole QEMU run, seconds; default 240),
-#   ALIOTH_LAB_BOOT_TIMEOUT (one alioth run inside L1, seconds; default 60).
+#   ALIOTH_LAB_BOOT_TIMEOUT (one alioth run inside L1, seconds; default 60),
+#   ALIOTH_LAB_LOG (no boot: only check this serial log of an earlier run).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -130,8 +131,8 @@ l2_lines() {   # LOG BOOT KEY -> the rest of every "L2[BOOT]| KEY rest" line
 }
 
 # The device checks of a lab.devs=1 boot (see check_devices in l2-init.sh).
-check_devices() {   # LOG NAME DEVICES
-	local log=$1 name=$2 rw ro entropy pvpanic extra got want line
+check_devices() {   # LOG NAME DEVICES CPUS
+	local log=$1 name=$2 cpus=$4 rw ro entropy pvpanic extra got want line
 	read -r rw ro entropy pvpanic extra <<<"${DEVICES[$3]}"
 	if ! grep -q "^L2\[$name\]| L2-DEVS-DONE" "$log"; then
 		fail "$name-devices" "L2 did not finish its device checks (L2-DEVS-DONE missing)"
@@ -153,11 +154,16 @@ check_devices() {   # LOG NAME DEVICES
 	[ "$ro" != - ] && [[ "$extra" == *packed=false* ]] && want="0x0002:0 0x0002:1 "
 	[ "$entropy" = - ] || want+="0x0004:1 "
 	expect_eq "$name-ring-format" "virtio device:RING_PACKED negotiated" "$got" "$want"
-	# Sizes as the guest sees them, and the read-only flag.
+	# Sizes as the guest sees them, the read-only flag, the request queues
+	# (num_queues, capped by the vCPU count).
+	local queues=1
+	[[ "$extra" =~ num_queues=([0-9]+) ]] && queues=${BASH_REMATCH[1]}
+	[ "$queues" -gt "$cpus" ] && queues=$cpus
 	got=$(l2_lines "$log" "$name" L2-BLK | sed 's/^[^ ]* //' | sort | tr '\n' ' ')
-	want="bytes=$((rw * 1048576)) ro=0 "
-	[ "$ro" = - ] || want="bytes=$((ro * 1048576)) ro=1 $want"
-	expect_eq "$name-blk-size" "disk sizes" "$got" "$want"
+	want="bytes=$((rw * 1048576)) ro=0 queues=$queues"
+	[ "$ro" = - ] || want+=$'\n'"bytes=$((ro * 1048576)) ro=1 queues=1"
+	want=$(sort <<<"$want" | tr '\n' ' ')
+	expect_eq "$name-blk-disks" "disks (size, ro, queues)" "$got" "$want"
 	# ext4 made, written, read back cold and fsck-clean inside L2 ...
 	line=$(l2_lines "$log" "$name" L2-FS | sed -n 1p)
 	if [[ "$line" == *" mkfs=0 fsck=0 readback=ok md5="* ]]; then pass "$name-ext4"; else fail "$name-ext4" "L2-FS '${line:-<none>}'"; fi
@@ -216,7 +222,7 @@ check_boot() {   # LOG BOOT-ENTRY
 		fail "$name-memory" "MemTotal ${got:-<none>} kB, expected $min..$((mib * 1024)) kB for ${mib}M"
 	fi
 	expect_eq "$name-cmdline" "/proc/cmdline" "$(l2_value "$log" "$name" L2-CMDLINE)" "$(l2_cmdline "$end" "$input" "$devs")"
-	[ "$devs" = - ] || check_devices "$log" "$name" "$devs"
+	[ "$devs" = - ] || check_devices "$log" "$name" "$devs" "$cpus"
 	[ "$input" = input ] &&
 		expect_eq "$name-console-input" "line read by L2" "$(l2_value "$log" "$name" L2-INPUT-GOT)" "$L2_INPUT"
 	if [ "$status" = 143 ]; then
@@ -250,6 +256,13 @@ main() {
 		[ ${#selected[@]} -eq $# ] || { echo "lab: unknown boot in '$*'; known: ${BOOTS[*]%% *}" >&2; exit 2; }
 	fi
 
+	if [ -n "${ALIOTH_LAB_LOG:-}" ]; then
+		out=$(dirname "$ALIOTH_LAB_LOG")
+		[ -f "$out/input" ] && L2_INPUT=$(cat "$out/input")
+		check_log "$ALIOTH_LAB_LOG" 0 "${selected[@]}"
+		summary
+	fi
+
 	local alioth
 	alioth=$(find_alioth) || { fail build "alioth binary not found and could not be built"; summary; }
 	echo "lab: alioth = $alioth"
@@ -272,15 +285,20 @@ main() {
 		tr -d '\r' >"$out/serial.log" || qrc=$?
 	echo "lab: QEMU ran $((SECONDS - t0)) s (status $qrc)"
 
-	local log=$out/serial.log
+	check_log "$out/serial.log" "$qrc" "${selected[@]}"
+	summary
+}
+
+check_log() {   # LOG QEMU-STATUS BOOT-ENTRY...
+	local log=$1 qrc=$2 entry
+	shift 2
 	if grep -q '^LAB-KVM ok' "$log"; then
 		pass l1-kvm
 	else
 		fail l1-kvm "/dev/kvm did not appear in L1 ($(grep -m1 -E '^LAB-(KVM|INSMOD)' "$log" || echo 'L1 never reached /init'))"
 	fi
-	for entry in "${selected[@]}"; do check_boot "$log" "$entry"; done
+	for entry in "$@"; do check_boot "$log" "$entry"; done
 	grep -q '^LAB-L1-DONE' "$log" || fail l1-done "L1 did not finish (timeout or crash; QEMU status $qrc)"
-	summary
 }
 
 summary() {

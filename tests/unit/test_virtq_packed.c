@@ -402,7 +402,7 @@ static void test_length_all_ones(void **state) { one_el_must_fail(*state, 0, (st
 static void test_indirect_without_feature(void **state) { one_el_must_fail(*state, 0, (struct el){ TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT }); }
 static void test_indirect_len_not_multiple(void **state) { one_el_must_fail(*state, F_INDIRECT, (struct el){ TABLE_GPA, 24, VIRTQ_DESC_F_INDIRECT }); }
 static void test_indirect_len_zero(void **state) { one_el_must_fail(*state, F_INDIRECT, (struct el){ TABLE_GPA, 0, VIRTQ_DESC_F_INDIRECT }); }
-static void test_indirect_too_long(void **state) { one_el_must_fail(*state, F_INDIRECT, (struct el){ TABLE_GPA, (QSIZE + 1) * 16, VIRTQ_DESC_F_INDIRECT }); }
+static void test_indirect_too_long(void **state) { one_el_must_fail(*state, F_INDIRECT, (struct el){ TABLE_GPA, (VIRTQ_MAX_SIZE + 1) * 16, VIRTQ_DESC_F_INDIRECT }); }
 static void test_indirect_table_in_gap(void **state) { one_el_must_fail(*state, F_INDIRECT, (struct el){ 0x1fff0, 16, VIRTQ_DESC_F_INDIRECT }); }
 
 static void test_indirect_within_indirect(void **state)

@@ -492,7 +492,7 @@ static void bad_table_len(struct fx *f, uint64_t table, uint32_t len)
 
 static void test_indirect_len_not_multiple(void **state) { bad_table_len(*state, TABLE_GPA, 20); }
 static void test_indirect_len_zero(void **state) { bad_table_len(*state, TABLE_GPA, 0); }
-static void test_indirect_too_long(void **state) { bad_table_len(*state, TABLE_GPA, (QSIZE + 1) * 16); }
+static void test_indirect_too_long(void **state) { bad_table_len(*state, TABLE_GPA, (VIRTQ_MAX_SIZE + 1) * 16); }
 static void test_indirect_table_outside_ram(void **state) { bad_table_len(*state, RAM_A_SIZE - 16, 32); }
 
 static void test_indirect_next_out_of_table(void **state)
@@ -566,7 +566,8 @@ static void test_chain_of_4gib(void **state)
 	munmap(resv, big);
 }
 
-static void test_chain_longer_than_queue_via_indirect(void **state)
+/* Indirect tables may be longer than the ring (Linux sizes them by seg_max). */
+static void test_indirect_table_longer_than_queue(void **state)
 {
 	struct fx *f = *state;
 	configure(f, F_INDIRECT);
@@ -574,6 +575,21 @@ static void test_chain_longer_than_queue_via_indirect(void **state)
 		set_table(f, i, DATA_GPA, 16, i + 1 < QSIZE ? VIRTQ_DESC_F_NEXT : 0, (uint16_t)(i + 1));
 	set_desc(f, 0, DATA_GPA, 16, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(f, 1, TABLE_GPA, QSIZE * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	offer(f, 0);
+	assert_int_equal(virtq_pop(&f->q, &f->c), 1);
+	assert_int_equal(f->c.nseg, QSIZE + 1);
+}
+
+/* ... but a chain never has more than VIRTQ_MAX_SIZE segments. */
+static void test_chain_longer_than_max_via_indirect(void **state)
+{
+	struct fx *f = *state;
+	configure(f, F_INDIRECT);
+	for (unsigned i = 0; i < VIRTQ_MAX_SIZE; i++)
+		set_table(f, i, DATA_GPA, 16, i + 1 < VIRTQ_MAX_SIZE ? VIRTQ_DESC_F_NEXT : 0,
+			  (uint16_t)(i + 1));
+	set_desc(f, 0, DATA_GPA, 16, VIRTQ_DESC_F_NEXT, 1);
+	set_desc(f, 1, TABLE_GPA, VIRTQ_MAX_SIZE * 16, VIRTQ_DESC_F_INDIRECT, 0);
 	offer(f, 0);
 	expect_malformed(f);
 }
@@ -619,7 +635,8 @@ int main(void)
 		T(test_indirect_unaligned_table),
 		T(test_avail_idx_jumps_ahead),
 		T(test_chain_of_4gib),
-		T(test_chain_longer_than_queue_via_indirect),
+		T(test_indirect_table_longer_than_queue),
+		T(test_chain_longer_than_max_via_indirect),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
