@@ -29,13 +29,16 @@ void vm_config_free(struct vm_config *cfg)
 		free(cfg->fw_cfg[i].string);
 	}
 	free(cfg->fw_cfg);
-	for (unsigned i = 0; i < cfg->nr_blk; i++)
+	for (unsigned i = 0; i < cfg->nr_blk; i++) {
 		free(cfg->blk[i].path);
+		free(cfg->blk[i].vu_socket);
+	}
 	free(cfg->blk);
 	for (unsigned i = 0; i < cfg->nr_net; i++) {
 		free(cfg->net[i].tap);
 		free(cfg->net[i].if_name);
 		free(cfg->net[i].hostfwd);
+		free(cfg->net[i].vu_socket);
 	}
 	free(cfg->net);
 	vm_config_init(cfg);

@@ -55,6 +55,8 @@ struct blk_config {
 	enum blk_engine api;
 	uint16_t num_queues; /* our extension; 0 or 1: one queue */
 	bool packed;         /* our extension: false hides VIRTIO_F_RING_PACKED */
+	char *vu_socket;     /* --blk vu,socket=PATH: a vhost-user backend serves
+			      * the disk (the fields above are then unused) */
 };
 
 /* --net: Alioth's TapNetSpec, resolved. Alioth requires mac and mtu; here
@@ -71,6 +73,8 @@ struct net_config {
 	bool user;
 	bool restricted;      /* user: restrict=on, only forwards and DHCP */
 	char *hostfwd;        /* user: hostfwd rules as given (checked), or NULL */
+	char *vu_socket;      /* --net vu,socket=PATH: a vhost-user backend serves
+			       * the NIC (the fields above are then unused) */
 };
 
 struct vm_config {

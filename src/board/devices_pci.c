@@ -11,6 +11,7 @@
 #include "pci/pvpanic.h"
 #include "util/log.h"
 #include "util/util.h"
+#include "vhost/vu_frontend.h"
 #include "virtio/blk.h"
 #include "virtio/entropy.h"
 #include "virtio/net.h"
@@ -47,6 +48,21 @@ static enum blk_api blk_api_of(enum blk_engine e)
 	return BLK_API_AUTO;
 }
 
+/* --blk/--net vu,socket=PATH: the rings are served by another process. */
+static int add_vu(struct machine *m, const char *socket, uint16_t device_id)
+{
+	struct vu_frontend *fe;
+	char err[512];
+	int ret = vu_frontend_connect(socket, device_id, &m->mem, &fe, err, sizeof(err));
+
+	if (ret) {
+		log_error("%s", err);
+		return ret;
+	}
+	const struct virtio_pci_opts opts = { .remote_rings = true };
+	return board_add_virtio(m, vu_frontend_ops(fe), fe, &opts);
+}
+
 static int add_blk(struct machine *m, const struct blk_config *c)
 {
 	const struct virtio_blk_params p = {
@@ -57,7 +73,11 @@ static int add_blk(struct machine *m, const struct blk_config *c)
 	};
 	struct virtio_blk *b;
 	char err[512];
-	int ret = virtio_blk_create(&p, &b, err, sizeof(err));
+	int ret;
+
+	if (c->vu_socket)
+		return add_vu(m, c->vu_socket, VU_FRONTEND_BLK);
+	ret = virtio_blk_create(&p, &b, err, sizeof(err));
 
 	if (ret) {
 		log_error("%s", err);
@@ -89,8 +109,12 @@ static int add_net(struct machine *m, const struct net_config *c)
 	struct virtio_net_params p = { .mtu = c->mtu ? c->mtu : 1500 };
 	struct virtio_net *n;
 	char err[512];
-	int ret = c->user ? open_user_net(c, &p.backend, err, sizeof(err))
-			  : tap_open(&tp, &p.backend, err, sizeof(err));
+	int ret;
+
+	if (c->vu_socket)
+		return add_vu(m, c->vu_socket, VU_FRONTEND_NET);
+	ret = c->user ? open_user_net(c, &p.backend, err, sizeof(err))
+		      : tap_open(&tp, &p.backend, err, sizeof(err));
 
 	if (ret) {
 		log_error("%s", err);

@@ -118,6 +118,7 @@ static int add_acpi(struct machine *m, struct fw_cfg *fw)
 	struct acpi_config ac = {
 		.nr_cpus = m->nr_vcpus, .apic_ids = apic_ids, .ioapic_base = X86_IOAPIC_BASE,
 		.pci = m->pci ? &pci : NULL,
+		.no_pic = m->kvm.split_irqchip,
 	};
 	uint8_t rsdp[ACPI_RSDP_SIZE];
 	uint8_t *tables = xmalloc(ACPI_TABLES_MAX);

@@ -152,12 +152,27 @@ static int setup_acpi(struct machine *m, uint32_t *apic_ids)
 		.ioapic_id = 0,
 		.ioapic_gsi_base = 0,
 		.pci = &pci,
+		.no_pic = m->kvm.split_irqchip,
 	};
-	uint64_t cap = X86_ACPI_END - X86_ACPI_START;
+	uint64_t cap = X86_RESET_STUB - X86_ACPI_START;
 	uint8_t *buf = gm_ptr(&m->mem, X86_ACPI_START, cap);
 	if (!buf || acpi_build(&ac, X86_ACPI_START, buf, cap) == 0) {
 		log_error("acpi: tables do not fit in %llu bytes", (unsigned long long)cap);
 		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* Linux picks the BIOS reboot method (a real-mode jump to F000:FFF0) when it
+ * sees hardware-reduced ACPI without EFI and no reboot= option. Without
+ * firmware nothing is there, so put a stub that pulses the i8042 reset line:
+ * mov al,0xfe; out 0x64,al; 1: hlt; jmp 1b. */
+static int write_reset_stub(struct machine *m)
+{
+	static const uint8_t stub[] = { 0xB0, 0xFE, 0xE6, 0x64, 0xF4, 0xEB, 0xFD };
+	if (!gm_write(&m->mem, X86_RESET_STUB, stub, sizeof(stub))) {
+		log_error("board: guest memory too small for the reset stub");
+		return -EFAULT;
 	}
 	return 0;
 }
@@ -216,6 +231,8 @@ static int build(struct machine *m)
 	uint32_t *apic_ids = xcalloc(m->nr_vcpus, sizeof(uint32_t));
 	if (!err && !m->cfg->firmware) /* firmware gets ACPI through fw_cfg */
 		err = setup_acpi(m, apic_ids);
+	if (!err && !m->cfg->firmware)
+		err = write_reset_stub(m);
 	free(apic_ids);
 	if (!err)
 		err = load_kernel(m);

@@ -31,6 +31,11 @@ static int place(struct machine *m, struct board_virtio *bv, const struct virtio
 	return virtio_pci_start(bv->vp);
 }
 
+static int vector_eventfd(void *vectors, unsigned vector)
+{
+	return msi_vectors_eventfd(vectors, vector);
+}
+
 int board_add_virtio(struct machine *m, const struct virtio_dev_ops *ops, void *dev,
 		     const struct virtio_pci_opts *opts)
 {
@@ -44,6 +49,8 @@ int board_add_virtio(struct machine *m, const struct virtio_dev_ops *ops, void *
 		.gm = &m->mem,
 		.msi = msi_vectors_sink(bv->vectors),
 		.doorbells = ioeventfd_doorbells(&m->kvm),
+		.vector_eventfd = vector_eventfd,
+		.vector_ctx = bv->vectors,
 	};
 	bv->vp = virtio_pci_create(ops, dev, opts, &host);
 	if (!bv->vp) {

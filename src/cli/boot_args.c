@@ -200,15 +200,18 @@ static bool looks_like_options(const char *value)
 static int apply_blk(struct boot_state *st, const struct boot_flag *flag, const char *value)
 {
 	struct blk_spec spec = { .kind = BLK_KIND_FILE };
-	struct blk_config old = { NULL, false, BLK_ENGINE_DEFAULT, 0, true };
+	struct blk_config old = { .api = BLK_ENGINE_DEFAULT, .packed = true };
 	char err[512], err_old[512];
 	int ret = 0;
 
 	if (!aco_parse(&spec_blk, value, &spec, &st->objs, err, sizeof(err))) {
-		if (spec.kind == BLK_KIND_VU)
-			ret = usage(st, flag->name, "vu: not supported yet");
-		else
+		if (spec.kind == BLK_KIND_VU) {
+			struct blk_config vu = { .vu_socket = spec.socket, .packed = true };
+			spec.socket = NULL;
+			add_blk(st->cfg, &vu);
+		} else {
 			add_blk(st->cfg, &spec.file);
+		}
 	} else if (!aco_parse(&spec_blk_file, value, &old, &st->objs, err_old, sizeof(err_old))) {
 		add_blk(st->cfg, &old);
 	} else if (looks_like_options(value)) {
@@ -303,6 +306,19 @@ static int add_net_user(struct boot_state *st, const char *flag, struct net_spec
 	return 0;
 }
 
+static int add_net_vu(struct boot_state *st, struct net_spec *spec)
+{
+	struct vm_config *cfg = st->cfg;
+	struct net_config n = { .vu_socket = spec->socket, .queue_pairs = 1 };
+
+	spec->socket = NULL;
+	cfg->net = realloc(cfg->net, (cfg->nr_net + 1) * sizeof(*cfg->net));
+	if (!cfg->net)
+		abort();
+	cfg->net[cfg->nr_net++] = n;
+	return 0;
+}
+
 /* Like Alioth: NetSpec ("tap,if=..." or "vu,socket=..."; "user,..." is
  * ours), then TapNetSpec alone ("if=..."). */
 static int apply_net(struct boot_state *st, const struct boot_flag *flag, const char *value)
@@ -314,7 +330,7 @@ static int apply_net(struct boot_state *st, const struct boot_flag *flag, const 
 
 	if (!aco_parse(&spec_net, value, &spec, &st->objs, err, sizeof(err))) {
 		if (spec.kind == NET_KIND_VU)
-			ret = usage(st, flag->name, "vu: not supported yet");
+			ret = add_net_vu(st, &spec);
 		else if (spec.kind == NET_KIND_USER)
 			ret = add_net_user(st, flag->name, &spec);
 		else
@@ -712,6 +728,25 @@ static int finish_memory(struct boot_state *st, const struct scan *sc)
 	return 0;
 }
 
+/* A vhost-user backend maps guest memory from file descriptors (Alioth:
+ * "Guest memory is not backed by sharable file descriptors"). */
+static int check_vu_memory(struct boot_state *st)
+{
+	const struct vm_config *cfg = st->cfg;
+	const char *flag = NULL;
+
+	for (unsigned i = 0; i < cfg->nr_blk; i++)
+		if (cfg->blk[i].vu_socket)
+			flag = "blk";
+	for (unsigned i = 0; i < cfg->nr_net; i++)
+		if (cfg->net[i].vu_socket)
+			flag = "net";
+	if (flag && cfg->mem.backend != MEM_BACKEND_MEMFD)
+		return usage(st, flag, "vu: guest memory is not backed by sharable file descriptors; "
+				       "use --memory size=...,backend=memfd");
+	return 0;
+}
+
 int boot_args_parse(int argc, char **argv, struct vm_config *cfg, FILE *out, FILE *err)
 {
 	struct boot_state st = { .cfg = cfg, .err = err, .num_cpu = 1, .mem_size = 1 * GiB };
@@ -733,6 +768,8 @@ int boot_args_parse(int argc, char **argv, struct vm_config *cfg, FILE *out, FIL
 		ret = finish_cpu(&st, &sc);
 	if (!ret)
 		ret = finish_memory(&st, &sc);
+	if (!ret)
+		ret = check_vu_memory(&st);
 	free(sc.occ);
 	aco_objects_free(&st.objs);
 	return ret;

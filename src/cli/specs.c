@@ -141,7 +141,7 @@ static const struct aco_variant blk_variants[] = {
 	{ .name = "file", .alias = "File", .value = BLK_KIND_FILE,
 	  .doc = "VirtIO block device backed by a disk image file.", .payload = &blk_file_spec },
 	{ .name = "vu", .alias = "Vu", .value = BLK_KIND_VU,
-	  .doc = "vhost-user block device over a Unix domain socket (not supported yet).",
+	  .doc = "vhost-user block device over a Unix domain socket (guest memory must be --memory ...,backend=memfd).",
 	  .payload = &vu_socket_spec },
 };
 static const struct aco_enum blk_enum = ACO_TABLE("BlkSpec", blk_variants);
@@ -213,7 +213,7 @@ static const struct aco_variant net_variants[] = {
 	  .doc = "VirtIO net device backed by TUN/TAP, MacVTap, or IPVTap.",
 	  .payload = &net_tap_spec },
 	{ .name = "vu", .alias = "Vu", .value = NET_KIND_VU,
-	  .doc = "vhost-user net device over a Unix domain socket (not supported yet).",
+	  .doc = "vhost-user net device over a Unix domain socket (guest memory must be --memory ...,backend=memfd).",
 	  .payload = &vu_net_socket_spec },
 	{ .name = "user", .alias = "User", .value = NET_KIND_USER,
 	  .doc = "VirtIO net device on a user-mode stack (libslirp; not in Alioth): NAT to the "

@@ -635,6 +635,10 @@ static void slirp_destroy(struct net_backend *b)
 		wake(s->wake_efd);
 		pthread_join(s->thread, NULL);
 	}
+	if (s->stats.rx_dropped || s->stats.tx_bad)
+		log_info("net user: %llu frames for the guest dropped (its ring was full), %llu "
+			 "guest frames refused", (unsigned long long)s->stats.rx_dropped,
+			 (unsigned long long)s->stats.tx_bad);
 	if (s->slirp)
 		slirp_cleanup(s->slirp);
 	while (s->timers)

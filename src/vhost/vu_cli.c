@@ -1,5 +1,6 @@
 #include "vhost/vu_cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -12,10 +13,12 @@
 #include "board/config.h"
 #include "cli/aco.h"
 #include "cli/specs.h"
+#include "net/tap.h"
 #include "util/exit_status.h"
 #include "util/log.h"
 #include "vhost/vu_backend.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
 
 struct vu_args {
 	const char *socket;
@@ -27,14 +30,14 @@ struct vu_args {
 struct device_kind {
 	const char *name;
 	const char *doc;
-	bool built;
+	const struct aco_field *param; /* documents -p; NULL: not built */
 };
 
 static const struct device_kind kinds[] = {
-	{ "net", "VirtIO net device backed by TUN/TAP, MacVTap, or IPVTap.", false },
-	{ "blk", "VirtIO block device backed by a file.", true },
-	{ "fs", "VirtIO filesystem device backed by a shared host directory.", false },
-	{ "vsock", "VirtIO vsock device backed by a Unix domain socket.", false },
+	{ "net", "VirtIO net device backed by TUN/TAP, MacVTap, or IPVTap.", &spec_net_tap },
+	{ "blk", "VirtIO block device backed by a file.", &spec_blk_file },
+	{ "fs", "VirtIO filesystem device backed by a shared host directory.", NULL },
+	{ "vsock", "VirtIO vsock device backed by a Unix domain socket.", NULL },
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -58,7 +61,7 @@ static void vu_help(FILE *out)
 	      "Commands:\n", out);
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		fprintf(out, "  %-6s%s%s\n", kinds[i].name, kinds[i].doc,
-			kinds[i].built ? "" : " (not supported yet)");
+			kinds[i].param ? "" : " (not supported yet)");
 	fputs("  help  Print this message or the help of the given subcommand(s)\n"
 	      "\n"
 	      "Options:\n"
@@ -66,15 +69,15 @@ static void vu_help(FILE *out)
 	      "  -h, --help           Print help\n", out);
 }
 
-static void blk_help(FILE *out)
+static void device_help(FILE *out, const struct device_kind *k)
 {
-	fputs("VirtIO block device backed by a file.\n"
-	      "\n"
-	      "Usage: alioth vu --socket <PATH> blk [OPTIONS] --param <PARAM>\n"
-	      "\n"
-	      "Options:\n"
-	      "  -p, --param <PARAM>\n", out);
-	aco_help(out, "          Specify device parameters.", &spec_blk_file);
+	fprintf(out, "%s\n"
+		"\n"
+		"Usage: alioth vu --socket <PATH> %s [OPTIONS] --param <PARAM>\n"
+		"\n"
+		"Options:\n"
+		"  -p, --param <PARAM>\n", k->doc, k->name);
+	aco_help(out, "          Specify device parameters.", k->param);
 	fputs("\n\n"
 	      "  -o, --object <OBJECT>\n"
 	      "          Define a value that -p refers to as id_NAME: <id>,<value>.\n"
@@ -121,15 +124,18 @@ static bool is_help(const char *arg)
 }
 
 /* Returns 0 to run, -1 when help was printed, or an exit status. */
-static int parse_device_args(int argc, char **argv, int i, struct vu_args *a, FILE *out,
-			     FILE *err)
+static int parse_device_args(int argc, char **argv, int i, const struct device_kind *k,
+			     struct vu_args *a, FILE *out, FILE *err)
 {
 	const char *cmd = "vu";
 	for (; i < argc; i++) {
 		const char *v;
 		int r;
 		if (is_help(argv[i])) {
-			blk_help(out);
+			if (k->param)
+				device_help(out, k);
+			else
+				vu_help(out);
 			return -1;
 		}
 		if ((r = option_value("-p", "param", argc, argv, &i, &v)) != 0) {
@@ -184,10 +190,10 @@ static int parse_args(int argc, char **argv, struct vu_args *a, FILE *out, FILE 
 	if (!k)
 		return usage(err, "vu", "unrecognized subcommand '%s'", argv[i]);
 	a->device = k->name;
-	int ret = parse_device_args(argc, argv, i + 1, a, out, err);
+	int ret = parse_device_args(argc, argv, i + 1, k, a, out, err);
 	if (ret)
 		return ret;
-	if (!k->built)
+	if (!k->param)
 		return usage(err, "vu", "'%s' is not supported yet", k->name);
 	if (!a->socket)
 		return usage(err, "vu", "the required argument '--socket <PATH>' was not provided");
@@ -225,8 +231,29 @@ static int listen_on(const char *path, FILE *err)
 	return fd;
 }
 
-/* One connection: a fresh device, served until the frontend goes away. */
-static int serve_blk(int lfd, const struct blk_config *cfg, unsigned index, FILE *err)
+/* `net -p`: what the TAP and the device are opened with. */
+struct net_conf {
+	char *tap, *if_name;
+	unsigned pairs;
+	uint16_t mtu;
+	uint8_t mac[6]; /* chosen once: every connection's device has the same */
+};
+
+/* What -p said, for the kind of device being served. */
+struct vu_conf {
+	const char *kind; /* "blk" or "net" */
+	struct blk_config blk;
+	struct net_conf net;
+};
+
+/* A device ready for a connection, and how the backend shows it. */
+struct vu_device {
+	const struct virtio_dev_ops *ops;
+	void *dev;
+	struct vu_backend_opts opts;
+};
+
+static int create_blk(const struct blk_config *cfg, struct vu_device *d, FILE *err)
 {
 	const struct virtio_blk_params p = {
 		.path = cfg->path, .readonly = cfg->readonly, .api = blk_api_of(cfg->api),
@@ -238,29 +265,65 @@ static int serve_blk(int lfd, const struct blk_config *cfg, unsigned index, FILE
 		fprintf(err, "alioth: failed to create a VirtIO device: %s\n", why);
 		return EXIT_VMM_ERROR;
 	}
+	*d = (struct vu_device){
+		.ops = &virtio_blk_ops, .dev = b,
+		.opts = { .nr_queues = cfg->num_queues ? cfg->num_queues : 1,
+			  .no_packed = !cfg->packed },
+	};
+	return 0;
+}
+
+/* The TAP is opened for each connection, as the file of a disk is: the
+ * frontend of the next connection finds the interface as it was. */
+static int create_net(const struct net_conf *cfg, unsigned index, struct vu_device *d, FILE *err)
+{
+	const struct tap_params tp = { .dev = cfg->tap, .ifname = cfg->if_name,
+				       .pairs = cfg->pairs };
+	struct virtio_net_params p = { .mtu = cfg->mtu };
+	const uint8_t *m = cfg->mac;
+	char why[512];
+	if (tap_open(&tp, &p.backend, why, sizeof(why))) {
+		fprintf(err, "alioth: failed to create a VirtIO device: %s\n", why);
+		return EXIT_VMM_ERROR;
+	}
+	memcpy(p.mac, m, 6);
+	log_info("net-%u: tap %s, mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %u queue pair(s)",
+		 index, p.backend->name, m[0], m[1], m[2], m[3], m[4], m[5], p.mtu, tp.pairs);
+	struct virtio_net *n = virtio_net_create(&p);
+	/* All 2 * pairs + 1 queues, the control queue last, as on PCI. QEMU
+	 * keeps the control queue to itself and never starts it here. */
+	*d = (struct vu_device){ .ops = virtio_net_dev_ops(n), .dev = n };
+	return 0;
+}
+
+/* One connection: a fresh device, served until the frontend goes away. */
+static int serve_one(int lfd, const struct vu_conf *conf, unsigned index, FILE *err)
+{
+	struct vu_device d;
+	int ret = strcmp(conf->kind, "net") ? create_blk(&conf->blk, &d, err)
+					    : create_net(&conf->net, index, &d, err);
+	if (ret)
+		return ret;
 	int conn;
 	do {
 		conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	} while (conn < 0 && errno == EINTR);
 	if (conn < 0) {
 		fprintf(err, "alioth: failed to accept connections: %s\n", strerror(errno));
-		virtio_blk_destroy(b);
+		d.ops->destroy(d.dev);
 		return EXIT_VMM_ERROR;
 	}
-	const struct vu_backend_opts opts = {
-		.nr_queues = cfg->num_queues ? cfg->num_queues : 1, .no_packed = !cfg->packed,
-	};
-	struct vu_backend *vu = vu_backend_create(&virtio_blk_ops, b, &opts);
+	struct vu_backend *vu = vu_backend_create(d.ops, d.dev, &d.opts);
 	if (!vu) {
 		close(conn);
-		virtio_blk_destroy(b);
+		d.ops->destroy(d.dev);
 		return EXIT_VMM_ERROR;
 	}
-	log_info("blk-%u: connected", index);
+	log_info("%s-%u: connected", conf->kind, index);
 	vu_backend_serve(vu, conn);
 	vu_backend_destroy(vu);
 	close(conn);
-	log_info("blk-%u: done", index);
+	log_info("%s-%u: done", conf->kind, index);
 	return 0;
 }
 
@@ -289,23 +352,103 @@ static int parse_blk(const struct vu_args *a, struct blk_config *cfg, FILE *err)
 	return ret;
 }
 
+/* "06:3a:76:53:da:3d" (any case): six two-digit hex bytes, unicast. */
+static bool parse_mac(const char *text, uint8_t mac[6])
+{
+	if (strlen(text) != 17)
+		return false;
+	for (unsigned i = 0; i < 6; i++) {
+		const char *p = text + 3 * i;
+		char hex[3] = { p[0], p[1], 0 }, *end;
+		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+		    (i < 5 && p[2] != ':'))
+			return false;
+		mac[i] = (uint8_t)strtoul(hex, &end, 16);
+	}
+	return !(mac[0] & 1);
+}
+
+#define NET_MIN_MTU 68 /* IPv4's minimum, as boot --net */
+
+/* The checks boot --net makes, into cfg. */
+static int net_conf_of(struct net_tap_spec *t, struct net_conf *cfg, FILE *err)
+{
+	if (!t->tap && !t->if_name)
+		return usage(err, "vu", "net: if=NAME is required for a TUN/TAP interface "
+					"(or give tap=/dev/tapN for MacVTap/IPVTap)");
+	if (t->mac && !parse_mac(t->mac, cfg->mac))
+		return usage(err, "vu", "net: mac: '%s' is not a unicast MAC address like "
+					"06:3a:76:53:da:3d", t->mac);
+	if (!t->mac)
+		virtio_net_random_mac(cfg->mac);
+	if (t->queue_pairs < 1 || t->queue_pairs > TAP_MAX_PAIRS)
+		return usage(err, "vu", "net: qp: must be 1 to %d", TAP_MAX_PAIRS);
+	if (t->mtu < NET_MIN_MTU)
+		return usage(err, "vu", "net: mtu: must be at least %d", NET_MIN_MTU);
+	cfg->pairs = t->queue_pairs;
+	cfg->mtu = t->mtu;
+	cfg->tap = t->tap;
+	cfg->if_name = t->if_name;
+	t->tap = t->if_name = NULL;
+	return 0;
+}
+
+/* Alioth's `vu net -p` takes TapNetSpec ("if=..."); `boot --net`'s
+ * NetSpec spelling ("tap,if=...") is accepted too. */
+static int parse_net(const struct vu_args *a, struct net_conf *cfg, FILE *err)
+{
+	struct net_spec spec = { .kind = NET_KIND_TAP };
+	struct net_tap_spec bare = { .api = BLK_ENGINE_DEFAULT };
+	char why[512], why_bare[512];
+	int ret;
+	if (!aco_parse(&spec_net, a->param, &spec, &a->objs, why, sizeof(why))) {
+		ret = spec.kind == NET_KIND_TAP
+			      ? net_conf_of(&spec.tap, cfg, err)
+			      : usage(err, "vu", "net: only a TAP device can be served here");
+	} else if (!aco_parse(&spec_net_tap, a->param, &bare, &a->objs, why_bare,
+			      sizeof(why_bare))) {
+		ret = net_conf_of(&bare, cfg, err);
+	} else {
+		bool variant = !strncmp(a->param, "tap,", 4) || !strcmp(a->param, "tap");
+		fprintf(err, "alioth: failed to parse %s: %s\n", a->param, variant ? why : why_bare);
+		ret = EXIT_USAGE;
+	}
+	free(spec.tap.mac);
+	free(spec.tap.tap);
+	free(spec.tap.if_name);
+	free(spec.socket);
+	free(spec.hostfwd);
+	free(bare.mac);
+	free(bare.tap);
+	free(bare.if_name);
+	return ret;
+}
+
+static void conf_free(struct vu_conf *conf)
+{
+	free(conf->blk.path);
+	free(conf->net.tap);
+	free(conf->net.if_name);
+}
+
 static int run(const struct vu_args *a, FILE *err)
 {
-	struct blk_config cfg = { 0 };
-	int ret = parse_blk(a, &cfg, err);
+	struct vu_conf conf = { .kind = a->device };
+	int ret = strcmp(a->device, "net") ? parse_blk(a, &conf.blk, err)
+					   : parse_net(a, &conf.net, err);
 	if (ret) {
-		free(cfg.path);
+		conf_free(&conf);
 		return ret;
 	}
 	int lfd = listen_on(a->socket, err);
 	ret = lfd < 0 ? EXIT_VMM_ERROR : 0;
 	for (unsigned index = 0; !ret; index++)
-		ret = serve_blk(lfd, &cfg, index, err);
+		ret = serve_one(lfd, &conf, index, err);
 	if (lfd >= 0) {
 		close(lfd);
 		unlink(a->socket); /* ours: a stale socket would make the next bind fail */
 	}
-	free(cfg.path);
+	conf_free(&conf);
 	return ret;
 }
 
@@ -330,8 +473,8 @@ int vu_help_main(int argc, char **argv, FILE *out, FILE *err)
 	const struct device_kind *k = kind_of(argv[1]);
 	if (!k)
 		return usage(err, "help vu", "unrecognized subcommand '%s'", argv[1]);
-	if (!k->built)
+	if (!k->param)
 		return usage(err, "help vu", "'%s' is not supported yet", k->name);
-	blk_help(out);
+	device_help(out, k);
 	return EXIT_POWEROFF;
 }

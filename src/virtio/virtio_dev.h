@@ -18,6 +18,10 @@ struct virtio_ctx;
 struct virtio_pci_opts {
 	bool no_packed; /* offer split rings only (VIRTIO_F_RING_PACKED off) */
 	int slot;       /* PCI slot 1..31; 0 or -1: the first free one */
+	/* Another process serves the rings (vhost-user frontend): the
+	 * transport neither watches the doorbells nor signals interrupts
+	 * itself, and offers only features it can hand over (virtio_pci.h). */
+	bool remote_rings;
 };
 
 struct virtio_dev_ops {

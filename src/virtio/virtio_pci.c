@@ -49,6 +49,9 @@ struct virtio_ctx {
 	struct msix *msix;
 	struct worker *worker;
 	struct doorbell_ops doorbells;
+	int (*vector_eventfd)(void *ctx, unsigned vector);
+	void *vector_ctx;
+	bool remote;             /* opts->remote_rings: a backend serves the rings */
 	uint64_t bar_size;
 	uint32_t table_off, pba_off;
 	unsigned nr_vectors, pcicfg_cap, nq;
@@ -244,7 +247,8 @@ static void reset_job(void *arg)
 		c->ops->reset(c->dev);
 	for (unsigned i = 0; i < c->nq; i++) {
 		virtq_reset(&c->q[i].vq);
-		drain_fd(c->q[i].kick_fd);
+		if (!c->remote)
+			drain_fd(c->q[i].kick_fd);
 	}
 	pthread_mutex_lock(&c->lock);
 	reset_registers(c);
@@ -310,8 +314,9 @@ static void activate_job(void *arg)
 	}
 	c->active = true;
 	log_debug("%s: activated, features %#" PRIx64, c->name, vp_features(c));
-	/* Buffers the driver made available (and kicked) before DRIVER_OK. */
-	for (unsigned i = 0; i < c->nq; i++)
+	/* Buffers the driver made available (and kicked) before DRIVER_OK;
+	 * a remote backend finds such kicks still counted in the doorbells. */
+	for (unsigned i = 0; !c->remote && i < c->nq; i++)
 		if (c->q[i].vq.ready && virtq_has_available(&c->q[i].vq))
 			c->ops->queue_notify(c->dev, i);
 }
@@ -857,7 +862,8 @@ static bool init_queues(struct virtio_ctx *c, const struct guest_mem *gm)
 		virtq_init(&q->vq, gm);
 		queue_regs_default(c, q);
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (q->kick_fd < 0 || worker_watch(c->worker, q->kick_fd, kick_job, q)) {
+		if (q->kick_fd < 0 ||
+		    (!c->remote && worker_watch(c->worker, q->kick_fd, kick_job, q))) {
 			log_error("%s: cannot create the doorbell of queue %u", c->name, i);
 			return false;
 		}
@@ -865,9 +871,22 @@ static bool init_queues(struct virtio_ctx *c, const struct guest_mem *gm)
 	return true;
 }
 
+/* What a remote backend may serve: its device bits, and the ring features
+ * that need nothing of the transport (RING_RESET would: it is done here). */
+static uint64_t remote_features(uint64_t backend, const struct virtio_pci_opts *opts)
+{
+	uint64_t ring = 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX |
+			1ULL << VIRTIO_F_INDIRECT_DESC;
+	if (!opts->no_packed)
+		ring |= 1ULL << VIRTIO_F_RING_PACKED;
+	return backend & (ring | ((1ULL << 24) - 1));
+}
+
 static uint64_t offered_features(struct virtio_ctx *c, const struct virtio_pci_opts *opts)
 {
 	uint64_t f = c->ops->features ? c->ops->features(c->dev) : 0;
+	if (c->remote)
+		return remote_features(f, opts);
 	f |= 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX |
 	     1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << VIRTIO_F_RING_RESET;
 	if (!opts || !opts->no_packed)
@@ -891,6 +910,9 @@ struct virtio_pci *virtio_pci_create(const struct virtio_dev_ops *ops, void *dev
 	c->nq = ops->num_queues;
 	c->name = ops->name ? ops->name : "virtio";
 	c->doorbells = host->doorbells;
+	c->vector_eventfd = host->vector_eventfd;
+	c->vector_ctx = host->vector_ctx;
+	c->remote = opts && opts->remote_rings;
 	c->config_vector = VIRTIO_MSI_NO_VECTOR;
 	pthread_mutex_init(&c->lock, NULL);
 	uint8_t cls, sub;
@@ -944,6 +966,26 @@ struct virtio_ctx *virtio_pci_ctx(struct virtio_pci *vp)
 	return &vp->ctx;
 }
 
+/* ---- rings served by another process ---- */
+
+int virtio_pci_queue_kick_fd(struct virtio_ctx *c, unsigned q)
+{
+	return q < c->nq ? c->q[q].kick_fd : -1;
+}
+
+int virtio_pci_queue_call_fd(struct virtio_ctx *c, unsigned q)
+{
+	if (q >= c->nq || !c->vector_eventfd)
+		return -1;
+	pthread_mutex_lock(&c->lock);
+	uint16_t vector = c->q[q].vector;
+	pthread_mutex_unlock(&c->lock);
+	if (vector == VIRTIO_MSI_NO_VECTOR)
+		return -1;
+	int fd = c->vector_eventfd(c->vector_ctx, vector);
+	return fd >= 0 ? fd : -1;
+}
+
 static void release(struct virtio_pci *vp, bool destroy_dev)
 {
 	struct virtio_ctx *c = &vp->ctx;
@@ -954,7 +996,7 @@ static void release(struct virtio_pci *vp, bool destroy_dev)
 		if (q->bell_on)
 			c->doorbells.set(c->doorbells.ctx, q->kick_fd, q->bell_addr, DOORBELL_LEN, false);
 		if (q->kick_fd >= 0) {
-			if (c->worker)
+			if (c->worker && !c->remote)
 				worker_unwatch(c->worker, q->kick_fd);
 			close(q->kick_fd);
 		}

@@ -67,6 +67,10 @@ struct virtio_pci_host {
 	const struct guest_mem *gm;
 	struct msi_sink msi;            /* for virtio_pci_nr_vectors() vectors */
 	struct doorbell_ops doorbells;  /* set NULL: no ioeventfds, every kick exits */
+	/* The eventfd that raises MSI-X vector `vector` (an irqfd), so a
+	 * remote backend can interrupt the guest directly. May be NULL. */
+	int (*vector_eventfd)(void *ctx, unsigned vector);
+	void *vector_ctx;
 };
 
 struct virtio_pci;
@@ -94,6 +98,17 @@ void virtio_pci_sync_doorbells(struct virtio_pci *vp);
 
 /* The virtio_ctx devices get: the transport itself. */
 struct virtio_ctx *virtio_pci_ctx(struct virtio_pci *vp);
+
+/* For a device created with virtio_pci_opts.remote_rings, from its
+ * activate(): what a vhost-user backend needs to serve queue q directly.
+ * The doorbell eventfd (the queue's ioeventfd: guest kicks reach the
+ * backend without this process) and the eventfd of the MSI-X vector the
+ * driver chose for the queue, or -1 when it chose none (or the board has
+ * no irqfds). The transport keeps owning both fds. Features offered to the
+ * driver are then the device's bits 0-23 plus VERSION_1, INDIRECT_DESC,
+ * EVENT_IDX and RING_PACKED, each only if ops->features has it too. */
+int virtio_pci_queue_kick_fd(struct virtio_ctx *ctx, unsigned q);
+int virtio_pci_queue_call_fd(struct virtio_ctx *ctx, unsigned q);
 
 /* The BAR, for tests and for the PCI_CFG window. */
 extern const struct io_ops virtio_pci_bar_ops;

@@ -142,8 +142,19 @@ static void test_blk_forms(void **state)
 
 	BOOT("-k", "k", "--blk", "file,path=a.img,num_queues=9");
 	assert_usage("alioth: --blk: num_queues: at most 8");
-	BOOT("-k", "k", "--blk", "vu,socket=/s");
-	assert_usage("alioth: --blk: vu: not supported yet");
+	/* vhost-user: the backend maps guest memory, so it must be a memfd */
+	assert_int_equal(BOOT("-k", "k", "--blk", "vu,socket=/s", "--net", "vu,socket=/n",
+			      "--memory", "size=1G,backend=memfd"), 0);
+	assert_string_equal(res.cfg.blk[0].vu_socket, "/s");
+	assert_null(res.cfg.blk[0].path);
+	assert_string_equal(res.cfg.net[0].vu_socket, "/n");
+	assert_int_equal(BOOT("-k", "k", "--blk", "vu,socket=/s"), 0); /* memfd by default */
+	BOOT("-k", "k", "--blk", "vu,socket=/s", "--memory", "size=1G");
+	assert_usage("alioth: --blk: vu: guest memory is not backed by sharable file descriptors; "
+		     "use --memory size=...,backend=memfd");
+	BOOT("-k", "k", "--net", "vu,socket=/n", "--memory", "size=1G,backend=anon");
+	assert_usage("alioth: --net: vu: guest memory is not backed by sharable file descriptors; "
+		     "use --memory size=...,backend=memfd");
 }
 
 static void test_short_and_alias_spellings(void **state)

@@ -19,6 +19,7 @@
 #define X86_LOWMEM_END        0xA0000ULL  /* VGA hole starts */
 #define X86_ACPI_START        0xE0000ULL  /* RSDP first (BIOS scan area), tables after */
 #define X86_ACPI_END          0x100000ULL /* reserved in e820 up to here */
+#define X86_RESET_STUB        0xFFFF0ULL  /* F000:FFF0: reset code for BIOS-style reboots */
 #define X86_HIGHMEM_START     0x100000ULL /* 1 MiB */
 #define X86_KERNEL_START      0x1000000ULL /* 16 MiB: bzImage/PVH default load address */
 
