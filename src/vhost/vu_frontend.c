@@ -44,6 +44,9 @@ struct vu_frontend {
 	uint64_t protocol;  /* negotiated */
 	unsigned nq;
 	int err_fd[VU_FRONTEND_MAX_QUEUES];
+	/* The call fd of a queue the driver polls (no MSI-X vector): drained
+	 * here, because libvhost-user aborts when it has no call fd to write. */
+	int idle_call_fd[VU_FRONTEND_MAX_QUEUES];
 	struct err_watch err_watch[VU_FRONTEND_MAX_QUEUES];
 	bool started[VU_FRONTEND_MAX_QUEUES];
 	uint8_t config[CONFIG_SIZE_BLK > CONFIG_SIZE_NET ? CONFIG_SIZE_BLK : CONFIG_SIZE_NET];
@@ -276,7 +279,8 @@ static int give_error_fds(struct vu_frontend *fe)
 {
 	for (unsigned q = 0; q < fe->nq; q++) {
 		fe->err_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (fe->err_fd[q] < 0) {
+		fe->idle_call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fe->err_fd[q] < 0 || fe->idle_call_fd[q] < 0) {
 			int err = errno;
 			set_why(fe, "eventfd: %s", strerror(err));
 			return -err;
@@ -322,7 +326,7 @@ static struct vu_frontend *frontend_new(int sock, const char *path, uint16_t dev
 	fe->gm = gm;
 	fe->alive = true;
 	for (unsigned q = 0; q < VU_FRONTEND_MAX_QUEUES; q++) {
-		fe->err_fd[q] = -1;
+		fe->err_fd[q] = fe->idle_call_fd[q] = -1;
 		fe->err_watch[q] = (struct err_watch){ fe, q };
 	}
 	return fe;
@@ -386,9 +390,12 @@ void vu_frontend_destroy(struct vu_frontend *fe)
 		return;
 	if (fe->sock >= 0)
 		close(fe->sock);
-	for (unsigned q = 0; q < VU_FRONTEND_MAX_QUEUES; q++)
+	for (unsigned q = 0; q < VU_FRONTEND_MAX_QUEUES; q++) {
 		if (fe->err_fd[q] >= 0)
 			close(fe->err_fd[q]);
+		if (fe->idle_call_fd[q] >= 0)
+			close(fe->idle_call_fd[q]);
+	}
 	free(fe->path);
 	free(fe);
 }
@@ -415,13 +422,16 @@ static int start_ring(struct vu_frontend *fe, unsigned q, const struct vu_fronte
 {
 	struct vu_vring_addr a = { .index = q, .desc = r->desc, .used = r->used, .avail = r->avail };
 	int ret;
+	/* The call fd goes first: the kick fd starts the ring in libvhost-user,
+	 * and the driver may have kicked already (DRIVER_OK does not wait for
+	 * this), so a completion could otherwise find no interrupt to raise. */
 	if ((ret = set_state(fe, VU_SET_VRING_NUM, q, r->size)) ||
 	    (ret = set_state(fe, VU_SET_VRING_BASE, q, packed ? PACKED_START_BASE : 0)) ||
 	    (ret = request(fe, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0)) ||
-	    (ret = set_ring_fd(fe, VU_SET_VRING_KICK, q, r->kick_fd)))
+	    (ret = set_ring_fd(fe, VU_SET_VRING_CALL, q, r->call_fd)))
 		return ret;
 	fe->started[q] = true; /* from the kick on, the backend may serve it */
-	if ((ret = set_ring_fd(fe, VU_SET_VRING_CALL, q, r->call_fd)))
+	if ((ret = set_ring_fd(fe, VU_SET_VRING_KICK, q, r->kick_fd)))
 		return ret;
 	return set_state(fe, VU_SET_VRING_ENABLE, q, 1);
 }
@@ -508,13 +518,24 @@ static void socket_readable(void *arg)
 		virtio_unwatch_fd(ctx, fe->sock); /* level-triggered: it would fire on */
 }
 
+static void drain(int fd)
+{
+	uint64_t n;
+	while (read(fd, &n, sizeof(n)) == sizeof(n))
+		;
+}
+
+static void idle_call(void *arg)
+{
+	struct err_watch *w = arg;
+	drain(w->fe->idle_call_fd[w->q]);
+}
+
 static void error_signalled(void *arg)
 {
 	struct err_watch *w = arg;
 	struct vu_frontend *fe = w->fe;
-	uint64_t n;
-	while (read(fe->err_fd[w->q], &n, sizeof(n)) == sizeof(n))
-		;
+	drain(fe->err_fd[w->q]);
 	char why[64];
 	snprintf(why, sizeof(why), "the vhost-user backend failed queue %u", w->q);
 	virtio_set_needs_reset(fe->ctx, why);
@@ -543,8 +564,9 @@ static void watch_backend(struct vu_frontend *fe, struct virtio_ctx *ctx)
 	if (virtio_watch_fd(ctx, fe->sock, socket_readable, fe))
 		log_warn("%s: cannot watch the backend's socket; its end goes unnoticed", fe->name);
 	for (unsigned q = 0; q < fe->nq; q++)
-		if (virtio_watch_fd(ctx, fe->err_fd[q], error_signalled, &fe->err_watch[q]))
-			log_warn("%s: queue %u: cannot watch the backend's error eventfd", fe->name, q);
+		if (virtio_watch_fd(ctx, fe->err_fd[q], error_signalled, &fe->err_watch[q]) ||
+		    virtio_watch_fd(ctx, fe->idle_call_fd[q], idle_call, &fe->err_watch[q]))
+			log_warn("%s: queue %u: cannot watch the backend's eventfds", fe->name, q);
 }
 
 static void unwatch_backend(struct vu_frontend *fe)
@@ -552,8 +574,10 @@ static void unwatch_backend(struct vu_frontend *fe)
 	if (!fe->ctx)
 		return;
 	virtio_unwatch_fd(fe->ctx, fe->sock);
-	for (unsigned q = 0; q < fe->nq; q++)
+	for (unsigned q = 0; q < fe->nq; q++) {
 		virtio_unwatch_fd(fe->ctx, fe->err_fd[q]);
+		virtio_unwatch_fd(fe->ctx, fe->idle_call_fd[q]);
+	}
 	fe->ctx = NULL;
 }
 
@@ -573,6 +597,8 @@ static int fe_activate(void *dev, struct virtio_ctx *ctx)
 			.kick_fd = virtio_pci_queue_kick_fd(ctx, q),
 			.call_fd = virtio_pci_queue_call_fd(ctx, q),
 		};
+		if (rings[q].call_fd < 0)
+			rings[q].call_fd = fe->idle_call_fd[q];
 	}
 	watch_backend(fe, ctx);
 	int ret = vu_frontend_start(fe, virtio_features(ctx), rings, fe->nq);

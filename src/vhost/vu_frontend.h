@@ -60,7 +60,7 @@ unsigned vu_frontend_num_queues(const struct vu_frontend *fe);
 bool vu_frontend_alive(const struct vu_frontend *fe);
 
 /* SET_FEATURES (the driver's features), then for each of the n rings that
- * is on: SET_VRING_NUM, BASE (the ring's start), ADDR, KICK, CALL, ENABLE.
+ * is on: SET_VRING_NUM, BASE (the ring's start), ADDR, CALL, KICK, ENABLE.
  * 0, or -errno when the backend refused or is gone (it then counts as gone:
  * later requests fail at once). */
 int vu_frontend_start(struct vu_frontend *fe, uint64_t features,

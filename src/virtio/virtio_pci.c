@@ -222,10 +222,12 @@ static void reset_registers(struct virtio_ctx *c)
 	c->status = 0; /* only now does the driver see the reset complete */
 }
 
+/* One read returns and clears an eventfd's whole count (non-semaphore mode):
+ * a second read would only fail with EAGAIN. */
 static void drain_fd(int fd)
 {
 	uint64_t n;
-	while (read(fd, &n, sizeof(n)) == sizeof(n))
+	while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
 		;
 }
 

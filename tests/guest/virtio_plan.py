@@ -5,8 +5,11 @@ line, the SIGKILL on FLUSHED (blk-durable), and the file's bytes after the
 VMM is gone."""
 import os
 import random
+import shutil
 import signal
+import subprocess
 import sys
+import time
 import zlib
 
 import net_plan
@@ -32,6 +35,9 @@ def add_args(ap):
                     help="virtio checks: completion by MSI-X interrupt or by polling")
     ap.add_argument("--net-qp", type=int, choices=[1, 2], default=1,
                     help="net check: queue pairs of the virtio-net device")
+    ap.add_argument("--vu-backend", choices=list(VU_BACKENDS),
+                    help="blk checks: the disk is served by this vhost-user backend process "
+                         "(alioth vu, or qemu-storage-daemon) through --blk vu,socket=")
 
 
 def pattern_bytes(seed, offset, length):
@@ -54,6 +60,9 @@ class DevicePlan:
         self.wseed = random.randint(1, 0xFFFFFFFF)
         self.wsector = random.randint(16, 64)
         self.net = net_plan.NetPlan(args, words) if self.check == "net" else None
+        if args.vu_backend and not args.qemu:
+            # the runner drives a per-run helper (setup, wrap, cleanup) through .net
+            self.net = VuBackendPlan(self, args, tmpdir)
         if self.check not in CHECKS:
             return
         words += [f"vring={args.vring}", f"vmode={args.vmode}"]
@@ -132,6 +141,9 @@ class DevicePlan:
         """The disk file (or the net check's results) after the VMM exited."""
         if self.net:
             return self.net.problems()
+        return self.disk_problems()
+
+    def disk_problems(self):
         if not self.disk:
             return []
         with open(self.disk, "rb") as f:
@@ -146,3 +158,76 @@ class DevicePlan:
         bad = sum(1 for s in range(0, len(got), SECTOR) if got[s:s + SECTOR] != want[s:s + SECTOR])
         return [f"disk file differs from the expected bytes from offset {first}"
                 f" (sector {first // SECTOR}; {bad} sectors differ)"]
+
+
+# --vu-backend: how each backend serves self.disk at a socket
+VU_BACKENDS = {
+    "alioth": lambda args, disk, sock, ro: [
+        args.alioth, "vu", "-s", sock, "blk", "-p", f"path={disk}" + (",readonly=true" if ro else "")],
+    "qsd": lambda args, disk, sock, ro: [
+        "qemu-storage-daemon", "--blockdev",
+        f"driver=file,node-name=f,filename={disk}" + (",read-only=on" if ro else ""),
+        "--export", "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,"
+        f"addr.path={sock},writable={'off' if ro else 'on'}"],
+}
+VU_SOCKET_WAIT = 10.0
+
+
+def skip(why):
+    msg = f"SKIP: {why}"
+    print("*" * len(msg), msg, "*" * len(msg), sep="\n", flush=True)
+    print(msg, file=sys.stderr)
+    sys.exit(77)
+
+
+class VuBackendPlan:
+    """A vhost-user backend process serving the blk check's disk; alioth
+    boots with --blk vu,socket= and guest memory from a memfd."""
+
+    def __init__(self, devices, args, tmpdir):
+        if devices.check not in BLK_CHECKS:
+            sys.exit(f"--vu-backend works with the blk checks {BLK_CHECKS}")
+        tool = VU_BACKENDS[args.vu_backend](args, devices.disk, "", False)[0]
+        if not shutil.which(tool):
+            skip(f"{tool} not found: the vhost-user {args.vu_backend} test needs it")
+        self.devices = devices
+        self.args = args
+        self.sock = os.path.join(tmpdir, "vu.sock")
+        self.proc = None
+
+    def setup(self):
+        ro = self.devices.check == "blk-ro"
+        cmd = VU_BACKENDS[self.args.vu_backend](self.args, self.devices.disk, self.sock, ro)
+        print("+ backend:", " ".join(cmd), flush=True)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + VU_SOCKET_WAIT
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the vhost-user backend did not listen at {self.sock}")
+            time.sleep(0.05)
+
+    def wrap(self, cmd):
+        """The backend maps guest memory: it must come from a memfd."""
+        i = cmd.index("-m")
+        return cmd[:i + 1] + [cmd[i + 1] + ",backend=memfd"] + cmd[i + 2:]
+
+    def alioth_args(self):
+        return ["--blk", f"vu,socket={self.sock}"]
+
+    def on_line(self, proc, line):
+        pass  # DevicePlan.on_line does blk-durable's kill
+
+    def problems(self):
+        problems = self.devices.disk_problems()
+        if self.proc and self.proc.poll() is not None:
+            problems.append(f"the vhost-user backend exited early (status {self.proc.returncode})")
+        return problems
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -1,6 +1,7 @@
 #include "vtests.h"
 #include "acpi.h"
 #include "blkbench.h"
+#include "netbench.h"
 #include "bootinfo.h"
 #include "irq.h"
 #include "klib.h"
@@ -466,6 +467,7 @@ static const struct {
 	{ "pvpanic", check_pvpanic },
 	{ "net", check_net },
 	{ "blkbench", check_blkbench },
+	{ "netbench", check_netbench },
 };
 
 unsigned vtests_run(const struct bootinfo *bi, const struct acpi_info *ai)

@@ -5,6 +5,8 @@
 #   lab.input=1        print L2-INPUT-READY, read one console line, echo it back
 #   lab.devs=1         exercise the virtio disks, the entropy device and report
 #                      the negotiated virtio features (see check_devices)
+#   lab.net=tap|user   bring up eth0 (virtio-net) and exchange traffic with L1
+#                      (see check_net); lab.mtu=N is the MTU alioth was given
 #   lab.end=poweroff   poweroff -f (the default)
 #   lab.end=reboot     reboot -f
 #   lab.end=panic      crash the kernel (sysrq c): pvpanic should tell the VMM
@@ -95,6 +97,160 @@ check_devices() {
 	echo "L2-DEVS-DONE"
 }
 
+# --- network (lab.net) ---------------------------------------------------------
+# L1 is 10.0.2.2: the TAP's address, or libslirp's gateway (L1's loopback).
+# L1 listens on 5001 (and 5003) for a file; L2 listens on 5002 for one from L1
+# and, with user networking, on 2222 (host-forwarded) to serve a token.
+
+wait_pid() {   # PID SECONDS: 0 if PID ended within SECONDS (then it is reaped)
+	n=$(($2 * 5))
+	while kill -0 "$1" 2>/dev/null; do
+		if [ $n -le 0 ]; then kill "$1" 2>/dev/null; return 1; fi
+		n=$((n - 1))
+		sleep 0.2
+	done
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+wait_listen() {   # PORT: a TCP listener on PORT exists (within 5 s)
+	n=25
+	until netstat -ltn 2>/dev/null | grep -q ":$1 "; do
+		[ $n -gt 0 ] || return 1
+		n=$((n - 1))
+		sleep 0.2
+	done
+}
+
+md5() { md5sum <"$1" | cut -d' ' -f1; }
+ping_summary() {
+	sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\)\( packets\)* received.*/sent=\1 received=\2/p'
+}
+elapsed() { awk -v a="$1" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# Interrupts per virtqueue (MSI-X vector names such as virtio2-input.0):
+# "input.0=N output.0=N ..."; empty when the queues share a vector.
+queue_irqs() {   # VIRTIO-DEV
+	awk -v d="$1" '$NF ~ "^" d "-(input|output)\\." {
+		n = 0
+		for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i
+		sub("^" d "-", "", $NF)
+		printf "%s=%d ", $NF, n
+	}' /proc/interrupts
+}
+
+report_net_dev() {
+	d=/sys/class/net/eth0
+	if [ ! -e $d/device ]; then
+		echo "L2-NET-DEV none"
+		return 1
+	fi
+	NET_VDEV=$(basename "$(readlink $d/device)")
+	echo "L2-NET-DEV eth0 driver=$(basename "$(readlink $d/device/driver)") mac=$(cat $d/address) mtu=$(cat $d/mtu) rxq=$(ls -d $d/queues/rx-* | wc -l) txq=$(ls -d $d/queues/tx-* | wc -l)"
+	echo "L2-NET-FEATURES $(cat $d/device/features)"
+}
+
+# Error and drop counters of eth0, all of them (they should stay 0).
+report_net_counters() {
+	c=""
+	for f in /sys/class/net/eth0/statistics/*; do
+		case ${f##*/} in *error* | *dropped* | *fifo* | collisions) c="$c ${f##*/}=$(cat "$f")" ;; esac
+	done
+	echo "L2-NET-COUNTERS$c"
+	echo "L2-NET-PACKETS rx=$(cat /sys/class/net/eth0/statistics/rx_packets) tx=$(cat /sys/class/net/eth0/statistics/tx_packets)"
+}
+
+# L2 -> L1: FLOWS files of NET_FILE_MIB MiB at once, flow i pinned to CPU i
+# (with MQ, virtio_net's XPS maps CPU i to transmit queue i, and L1's TAP sends
+# the replies of a flow back on the queue it came from).
+send_files() {   # FLOWS
+	pids=""
+	for i in $(seq 0 $(($1 - 1))); do
+		dd if=/dev/urandom of=/tmp/out$i bs=1M count="$NET_FILE_MIB" 2>/dev/null
+		echo "L2-NET-SENT flow$i md5=$(md5 /tmp/out$i)"
+	done
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	for i in $(seq 0 $(($1 - 1))); do
+		taskset -c "$i" nc 10.0.2.2 $((5001 + 2 * i)) </tmp/out$i &
+		pids="$pids $!"
+	done
+	st=""
+	for p in $pids; do
+		if wait_pid "$p" 120; then st="${st}ok "; else st="${st}timeout "; fi
+	done
+	echo "L2-NET-SEND-DONE $st seconds=$(elapsed "$t0")"
+	rm -f /tmp/out*
+}
+
+udhcpc_script() {
+	cat >/tmp/udhcpc.script <<-'EOF'
+		#!/bin/sh
+		# udhcpc's hook: configure eth0 from the lease and say what it was.
+		case $1 in
+		bound | renew)
+			ifconfig "$interface" "$ip" netmask "$subnet" up
+			for r in $router; do route add default gw "$r" dev "$interface"; break; done
+			for d in $dns; do echo "nameserver $d"; done >/etc/resolv.conf
+			echo "L2-DHCP ip=$ip subnet=$subnet router=$router dns=$dns"
+			;;
+		esac
+	EOF
+	chmod +x /tmp/udhcpc.script
+}
+
+check_net() {   # tap|user
+	kind=$1 flows=1 NET_FILE_MIB=8
+	report_net_dev || { echo "L2-NET-DONE"; return; }
+	# One flow per queue pair the driver uses (a vCPU each).
+	[ -e /sys/class/net/eth0/queues/rx-1 ] && [ "$(nproc)" -gt 1 ] && flows=2
+	ip link set lo up
+	ip link set eth0 up
+	if [ "$kind" = user ]; then
+		mkdir -p /etc
+		udhcpc_script
+		udhcpc -i eth0 -n -q -t 5 -T 2 -s /tmp/udhcpc.script >/tmp/udhcpc.log 2>&1 ||
+			sed 's/^/L2-UDHCPC-LOG /' /tmp/udhcpc.log
+		echo "L2-NET-ROUTE $(ip route | grep '^default' | sed -n 1p)"
+		echo "L2-NET-RESOLV $(cat /etc/resolv.conf 2>/dev/null | tr '\n' ' ')"
+	else
+		ip addr add 10.0.2.15/24 dev eth0
+	fi
+	irq0=$(queue_irqs "$NET_VDEV")
+	echo "L2-NET-PING-OUT $(ping -c 3 -W 5 10.0.2.2 2>&1 | ping_summary)"
+	if [ "$(cat /sys/class/net/eth0/mtu)" -gt 1500 ]; then
+		echo "L2-NET-JUMBO-OUT $(ping-df -M do -s 8972 -c 3 -W 5 10.0.2.2 2>&1 | ping_summary)"
+	fi
+	if [ "$kind" = user ]; then
+		echo "L2-NET-WGET $(wget -q -T 20 -O - http://10.0.2.2:8080/lab.txt 2>&1 | head -c 200 | tr '\n' ' ')"
+	fi
+	send_files "$flows"
+	# L1 -> L2, after L1 pinged us (tap) or fetched the token (user).
+	[ -p /tmp/hold ] || mkfifo /tmp/hold
+	exec 4<>/tmp/hold
+	nc -l -p 5002 >/tmp/in <&4 &
+	rx=$!
+	if [ "$kind" = user ]; then
+		token=lab-token-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+		echo "L2-NET-TOKEN $token"
+		echo "$token" >/tmp/token
+		nc -l -p 2222 </tmp/token >/dev/null &
+		fwd=$!
+		wait_listen 2222 || echo "L2-NET-NOT-LISTENING 2222"
+	fi
+	wait_listen 5002 || echo "L2-NET-NOT-LISTENING 5002"
+	echo "L2-NET-CUE $kind"
+	[ "$kind" = user ] && { wait_pid "$fwd" 30 || echo "L2-NET-HOSTFWD-TIMEOUT"; }
+	if wait_pid "$rx" 150; then st=ok; else st=timeout; fi
+	echo "L2-NET-RECEIVED $st md5=$(md5 /tmp/in) bytes=$(wc -c </tmp/in)"
+	echo "L2-NET-IRQS-BEFORE $irq0"
+	echo "L2-NET-IRQS-AFTER $(queue_irqs "$NET_VDEV")"
+	report_net_counters
+	dmesg | grep -iE 'virtio|eth0|net_failover|NETDEV WATCHDOG|tx timeout|bad gso|hw csum' |
+		grep -iE 'error|fail|bad|broken|invalid|timeout|timed out|unexpected|dropp' |
+		sed 's/^/L2-KERNEL-COMPLAINT /' | head -20
+	echo "L2-NET-DONE"
+}
+
 load_modules
 echo "L2-USERSPACE-OK"
 echo "L2-NPROC $(nproc)"
@@ -110,6 +266,8 @@ if [ "$(cmdline_value lab.input)" = 1 ]; then
 fi
 
 [ "$(cmdline_value lab.devs)" = 1 ] && check_devices
+net=$(cmdline_value lab.net)
+[ -n "$net" ] && check_net "$net"
 
 case $(cmdline_value lab.end) in
 reboot)

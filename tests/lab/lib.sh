@@ -32,8 +32,9 @@ lab_cpio() {
 }
 
 # The cloud kernel's drivers for alioth's PCI devices (ext4 is built in); the
-# names are module file names, as modules.dep spells them.
-LAB_L2_MODULES="virtio_pci virtio_blk virtio-rng pvpanic-pci"
+# names are module file names, as modules.dep spells them. virtio_net brings
+# net_failover and failover.
+LAB_L2_MODULES="virtio_pci virtio_blk virtio-rng pvpanic-pci virtio_net"
 
 # The modules in load order under ROOT/lib/modules, with a load-order list.
 lab_install_modules() {   # ROOT TREE KVER MODULE...
@@ -70,6 +71,7 @@ lab_build_l2_initramfs() {   # OUT
 	# shellcheck disable=SC2086   # a list of names
 	lab_install_modules "$root" "$LAB_L2_TREE" "$LAB_L2_KVER" $LAB_L2_MODULES || return 1
 	lab_install_e2fsprogs "$root" mkfs.ext4 e2fsck
+	lab_install_iputils_ping "$root"
 	install -m 755 "$LAB_DIR/l2-init.sh" "$root/init"
 	lab_cpio "$root" "$out" gzip
 	rm -rf "$root"
@@ -107,18 +109,40 @@ lab_copy_program() {   # ROOT PROGRAM DEST
 	done
 }
 
-# L1 rootfs: busybox, kvm + kvm-amd with their dependencies, e2fsck and debugfs,
-# the L2 kernel (bzImage and PVH ELF), the L2 initramfs, alioth (if given) and
-# /init = l1-init.sh.
+# iputils' ping as /bin/ping-df, next to busybox's ping: only it can forbid
+# fragmentation (-M do), which the jumbo-frame checks need. Absent on a host
+# without iputils-ping (those checks then say so).
+lab_install_iputils_ping() {   # ROOT
+	local path
+	path=$(PATH=/usr/bin:/bin:$PATH command -v ping) || return 0
+	"$path" -V 2>&1 | grep -q iputils || return 0
+	lab_copy_program "$1" "$path" /bin/ping-df
+}
+
+# L1 is the host of the network boots: tun for the TAP, iproute2's ip (busybox's
+# cannot make a multi-queue TAP) in place of busybox's.
+lab_install_iproute2() {   # ROOT
+	local path
+	path=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin:$PATH command -v ip) || return 0
+	"$path" -V 2>&1 | grep -q iproute2 || return 0
+	rm -f "$1/bin/ip"
+	lab_copy_program "$1" "$path" /bin/ip
+}
+
+# L1 rootfs: busybox, kvm + kvm-amd with their dependencies, tun, e2fsck and
+# debugfs, iproute2's ip and iputils' ping, the L2 kernel (bzImage and PVH ELF),
+# the L2 initramfs, alioth (if given) and /init = l1-init.sh.
 # EXTRA files (name=path) are copied to /lab/name.
 lab_build_l1_initramfs() {   # OUT L2_INITRAMFS ALIOTH|"" [name=path...]
 	local out=$1 l2_initramfs=$2 alioth=$3 root
 	shift 3
 	root=$(mktemp -d)
 	lab_rootfs_base "$root"
-	lab_install_modules "$root" "$LAB_L1_TREE" "$LAB_L1_KVER" irqbypass kvm ccp kvm-amd || return 1
+	lab_install_modules "$root" "$LAB_L1_TREE" "$LAB_L1_KVER" irqbypass kvm ccp kvm-amd tun || return 1
 	# L1 checks the disk images L2 wrote.
 	lab_install_e2fsprogs "$root" e2fsck debugfs
+	lab_install_iproute2 "$root"
+	lab_install_iputils_ping "$root"
 	mkdir -p "$root/lab"
 	cp "$LAB_L2_KERNEL" "$root/lab/vmlinuz"
 	cp "$LAB_L2_VMLINUX" "$root/lab/vmlinux"
