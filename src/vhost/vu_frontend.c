@@ -29,7 +29,7 @@
  * or in tests on one thread), one at a time: no locking. */
 struct vu_frontend;
 
-struct err_watch {
+struct queue_watch {
 	struct vu_frontend *fe;
 	unsigned q;
 };
@@ -47,7 +47,7 @@ struct vu_frontend {
 	/* The call fd of a queue the driver polls (no MSI-X vector): drained
 	 * here, because libvhost-user aborts when it has no call fd to write. */
 	int idle_call_fd[VU_FRONTEND_MAX_QUEUES];
-	struct err_watch err_watch[VU_FRONTEND_MAX_QUEUES];
+	struct queue_watch watch[VU_FRONTEND_MAX_QUEUES];
 	bool started[VU_FRONTEND_MAX_QUEUES];
 	uint8_t config[CONFIG_SIZE_BLK > CONFIG_SIZE_NET ? CONFIG_SIZE_BLK : CONFIG_SIZE_NET];
 	bool alive;
@@ -327,7 +327,7 @@ static struct vu_frontend *frontend_new(int sock, const char *path, uint16_t dev
 	fe->alive = true;
 	for (unsigned q = 0; q < VU_FRONTEND_MAX_QUEUES; q++) {
 		fe->err_fd[q] = fe->idle_call_fd[q] = -1;
-		fe->err_watch[q] = (struct err_watch){ fe, q };
+		fe->watch[q] = (struct queue_watch){ fe, q };
 	}
 	return fe;
 }
@@ -527,13 +527,13 @@ static void drain(int fd)
 
 static void idle_call(void *arg)
 {
-	struct err_watch *w = arg;
+	struct queue_watch *w = arg;
 	drain(w->fe->idle_call_fd[w->q]);
 }
 
 static void error_signalled(void *arg)
 {
-	struct err_watch *w = arg;
+	struct queue_watch *w = arg;
 	struct vu_frontend *fe = w->fe;
 	drain(fe->err_fd[w->q]);
 	char why[64];
@@ -564,8 +564,8 @@ static void watch_backend(struct vu_frontend *fe, struct virtio_ctx *ctx)
 	if (virtio_watch_fd(ctx, fe->sock, socket_readable, fe))
 		log_warn("%s: cannot watch the backend's socket; its end goes unnoticed", fe->name);
 	for (unsigned q = 0; q < fe->nq; q++)
-		if (virtio_watch_fd(ctx, fe->err_fd[q], error_signalled, &fe->err_watch[q]) ||
-		    virtio_watch_fd(ctx, fe->idle_call_fd[q], idle_call, &fe->err_watch[q]))
+		if (virtio_watch_fd(ctx, fe->err_fd[q], error_signalled, &fe->watch[q]) ||
+		    virtio_watch_fd(ctx, fe->idle_call_fd[q], idle_call, &fe->watch[q]))
 			log_warn("%s: queue %u: cannot watch the backend's eventfds", fe->name, q);
 }
 

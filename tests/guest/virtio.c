@@ -464,11 +464,14 @@ static uint32_t consume_used(struct vdev *d)
 	return len;
 }
 
+/* An interrupt arrived since the submission and the used entry is there: a
+ * backend may signal once spuriously when its call eventfd is set up
+ * (qemu-storage-daemon does), which must not count as the completion. */
 static int irq_arrived(void *arg)
 {
 	struct vdev *d = arg;
 
-	return irq_count(vdev_queue_vector(d)) != d->irqs_before;
+	return irq_count(vdev_queue_vector(d)) != d->irqs_before && used_ready(d);
 }
 
 /* In interrupt mode the completion must be signalled: the wait ends on the

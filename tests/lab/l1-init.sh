@@ -94,9 +94,10 @@ lab_tap_up() {   # IF QP MTU
 	TAP_MQ=$mq
 }
 
-lab_tap_down() {   # IF
-	echo "LAB-TAP $1 $(cat "/sys/class/net/$1/statistics/rx_packets") rx_packets $(cat "/sys/class/net/$1/statistics/tx_packets") tx_packets $(cat "/sys/class/net/$1/statistics/tx_dropped") tx_dropped"
-	ip tuntap del dev "$1" mode tap $TAP_MQ || echo "LAB-TAP-FAILED del"
+lab_tap_down() {   # NAME IF
+	st=/sys/class/net/$2/statistics
+	echo "LAB-NET $1 $2 rx_packets=$(cat $st/rx_packets) tx_packets=$(cat $st/tx_packets) tx_dropped=$(cat $st/tx_dropped)"
+	ip tuntap del dev "$2" mode tap $TAP_MQ || echo "LAB-TAP-FAILED del"
 }
 
 # Before the boot: the receivers, the file for L2, the web page (user).
@@ -161,7 +162,7 @@ lab_net_stop() {   # NAME KIND
 		echo "LAB-NET $1 ${f#/tmp/$1-} md5=$(md5sum <"$f" | cut -d' ' -f1) bytes=$(wc -c <"$f")"
 	done
 	[ "$2" = user ] && kill "$NET_HTTPD" 2>/dev/null
-	[ "$2" = tap ] && lab_tap_down tap0
+	[ "$2" = tap ] && lab_tap_down "$1" tap0
 	rm -f /tmp/"$1"-*
 }
 

@@ -6,11 +6,13 @@
 # one L1 boot. Prints "PASS name" / "FAIL name: reason" per check and a last line
 # "lab: N passed, N failed". Exit 0 if all pass, 1 if not, 77 when skipped.
 #
-# Usage: run-lab.sh [BOOT...]     (default: every boot in BOOTS below)
+# Usage: run-lab.sh [BOOT...]     (default: every boot in BOOTS below; "net" is
+#   every network boot)
 # Environment: ALIOTH_BIN (else newest build*/alioth, built with meson if none),
 #   ALIOTH_LAB_CACHE (downloads), ALIOTH_LAB_OUT (images and serial log; default
-#   $ALIOTH_LAB_CACHE/run), ALIOTH_LAB_TIMEOUT (whole QEMU run, seconds; default 240),
+#   $ALIOTH_LAB_CACHE/run), ALIOTH_LAB_TIMEOUT (whole QEMU run, seconds; default 480),
 #   ALIOTH_LAB_BOOT_TIMEOUT (one alioth run inside L1, seconds; default 60),
+#   ALIOTH_LAB_NET_BOOT_TIMEOUT (the same for a network boot; default 150),
 #   ALIOTH_LAB_LOG (no boot: only check this serial log of an earlier run).
 set -euo pipefail
 
@@ -23,14 +25,17 @@ L2_CMDLINE_BASE="console=ttyS0 quiet"
 L2_INPUT="hello-from-l1-$$"
 
 # One alioth boot per entry: name, vCPUs, MiB, kernel form, how L2 ends, whether
-# a console line is fed to it, which devices it gets (DEVICES below). Expected
-# exit statuses: src/util/exit_status.h.
+# a console line is fed to it, which devices it gets (DEVICES below), which
+# network (NETS below). Expected exit statuses: src/util/exit_status.h.
 BOOTS=(
-	"count1 1 512 bzimage poweroff input -"
-	"count2 2 256 bzimage reboot - -"
-	"pvh 1 512 pvh poweroff - -"
-	"devs 1 256 bzimage panic - two-disks"
-	"devs2 2 256 bzimage poweroff - mio-mq"
+	"count1 1 512 bzimage poweroff input - -"
+	"count2 2 256 bzimage reboot - - -"
+	"pvh 1 512 pvh poweroff - - -"
+	"devs 1 256 bzimage panic - two-disks -"
+	"devs2 2 256 bzimage poweroff - mio-mq -"
+	"net-tap 1 256 bzimage poweroff - - tap"
+	"net-mq 2 256 bzimage poweroff - - tap-mq-jumbo"
+	"net-user 1 256 bzimage poweroff - - user"
 )
 declare -A END_STATUS=([poweroff]=0 [reboot]=4 [panic]=3)
 
@@ -40,6 +45,16 @@ declare -A DEVICES=(
 	[two-disks]="64 8 entropy pvpanic -"
 	[mio-mq]="32 - entropy - api=mio,num_queues=2,packed=false"
 )
+
+# Networks: "backend queue-pairs MTU MAC". A TAP is tap0 in L1 (10.0.2.2/24,
+# made before the boot with the same queue pairs and MTU); user networking
+# forwards L1's 127.0.0.1:2222 and :5002 to the same ports of L2.
+declare -A NETS=(
+	[tap]="tap 1 1500 06:3a:76:53:da:01"
+	[tap-mq-jumbo]="tap 2 9000 06:3a:76:53:da:02"
+	[user]="user 1 1500 06:3a:76:53:da:03"
+)
+NET_FILE_BYTES=$((8 * 1048576))   # NET_FILE_MIB in l1-init.sh and l2-init.sh
 
 skip() {
 	echo "lab: SKIPPED: $*" >&2
@@ -74,13 +89,14 @@ find_alioth() {
 }
 
 # --- the L1 plan ---------------------------------------------------------------
-l2_cmdline() {   # END INPUT DEVICES
+l2_cmdline() {   # END INPUT DEVICES NET
 	local c="$L2_CMDLINE_BASE"
 	# A crash must stay a crash: with panic=-1 the kernel would reboot at once.
 	[ "$1" = panic ] || c+=" panic=-1"
 	c+=" lab.end=$1"
 	[ "$2" = input ] && c+=" lab.input=1"
 	[ "${3:--}" = - ] || c+=" lab.devs=1"
+	[ "${4:--}" = - ] || c+=" lab.net=${NETS[$4]%% *}"
 	echo "$c"
 }
 
@@ -96,13 +112,38 @@ device_args() {   # NAME DEVICES
 	echo "$a"
 }
 
+# alioth's --net flag (quoted for the plan's shell: hostfwd rules hold ';').
+net_args() {   # NET
+	local backend qp mtu mac
+	read -r backend qp mtu mac <<<"${NETS[$1]}"
+	if [ "$backend" = tap ]; then
+		echo "--net 'tap,if=tap0,mac=$mac,mtu=$mtu,qp=$qp'"
+	else
+		echo "--net 'user,mac=$mac,mtu=$mtu,hostfwd=tcp:127.0.0.1:2222-:2222;tcp:127.0.0.1:5002-:5002'"
+	fi
+}
+
+net_flows() {   # NET CPUS -> parallel transfers L2 makes: one per queue pair it uses
+	local qp
+	read -r _ qp _ <<<"${NETS[$1]}"
+	[ "$qp" -gt "$2" ] && qp=$2
+	echo "$qp"
+}
+
 # /lab/plan.sh for L1's /init: one lab_boot line per selected boot.
 write_plan() {   # FILE BOOT-ENTRY...
-	local file=$1 entry name cpus mib kind end input devs kernel_args feed rw ro ro_path
+	local file=$1 entry name cpus mib kind end input devs net kernel_args feed rw ro ro_path
+	local backend qp mtu
 	shift
-	echo "LAB_TIMEOUT=${ALIOTH_LAB_BOOT_TIMEOUT:-60}" >"$file"
+	: >"$file"
 	for entry in "$@"; do
-		read -r name cpus mib kind end input devs <<<"$entry"
+		read -r name cpus mib kind end input devs net <<<"$entry"
+		net=${net:--}
+		if [ "$net" = - ]; then
+			echo "LAB_TIMEOUT=${ALIOTH_LAB_BOOT_TIMEOUT:-60}" >>"$file"
+		else
+			echo "LAB_TIMEOUT=${ALIOTH_LAB_NET_BOOT_TIMEOUT:-150}" >>"$file"
+		fi
 		if [ "$kind" = pvh ]; then kernel_args="--pvh /lab/vmlinux"; else kernel_args="-k /lab/vmlinuz"; fi
 		feed=""
 		[ "$input" = input ] && feed=/lab/input
@@ -112,8 +153,15 @@ write_plan() {   # FILE BOOT-ENTRY...
 			[ "$ro" = - ] || echo "lab_disk_ro $name /tmp/$name-ro.img $ro" >>"$file"
 			kernel_args+=" $(device_args "$name" "$devs")"
 		fi
+		if [ "$net" != - ]; then
+			read -r backend qp mtu _ <<<"${NETS[$net]}"
+			[ "$backend" = tap ] && echo "lab_tap_up tap0 $qp $mtu" >>"$file"
+			echo "lab_net_start $name $backend $(net_flows "$net" "$cpus")" >>"$file"
+			kernel_args+=" $(net_args "$net")"
+		fi
 		printf "lab_boot %s '%s' 'L2[%s]| ' boot %s -i /lab/initramfs -p count=%s --memory size=%sM -c '%s'\n" \
-			"$name" "$feed" "$name" "$kernel_args" "$cpus" "$mib" "$(l2_cmdline "$end" "$input" "$devs")" >>"$file"
+			"$name" "$feed" "$name" "$kernel_args" "$cpus" "$mib" "$(l2_cmdline "$end" "$input" "$devs" "$net")" >>"$file"
+		[ "$net" = - ] || echo "lab_net_stop $name $backend" >>"$file"
 		if [ "$devs" != - ]; then
 			[ "$ro" = - ] && ro_path=- || ro_path=/tmp/$name-ro.img
 			echo "lab_disk_report $name /tmp/$name-rw.img $ro_path" >>"$file"
@@ -196,9 +244,89 @@ check_devices() {   # LOG NAME DEVICES CPUS
 	expect_eq "$name-kernel-quiet" "kernel complaints about the devices" "$got" ""
 }
 
+lab_value() {   # LOG BOOT KEY -> rest of the first "LAB-NET BOOT KEY rest" line (L1's side)
+	sed -n "s/^LAB-NET $2 $3 //p" "$1" | sed -n 1p
+}
+
+# Interrupt count of QUEUE (input.0, ...) from an "input.0=N output.0=N" list.
+irq_of() {   # LIST QUEUE
+	sed -n "s/.*\(^\| \)$2=\([0-9]*\).*/\2/p" <<<"$1"
+}
+
+# The network checks of a lab.net boot (see check_net in l2-init.sh and the
+# lab_net_* functions in l1-init.sh).
+check_net() {   # LOG NAME NET CPUS
+	local log=$1 name=$2 cpus=$4 backend qp mtu mac flows got want line features i
+	read -r backend qp mtu mac <<<"${NETS[$3]}"
+	flows=$(net_flows "$3" "$cpus")
+	if ! grep -q "^L2\[$name\]| L2-NET-DONE" "$log"; then
+		fail "$name-net" "L2 did not finish its network checks (L2-NET-DONE missing; last L2 line: $(grep "^L2\[$name\]| " "$log" | tail -1 | cut -c1-120))"
+		return
+	fi
+	# The driver, the configuration it read (MAC, MTU: VIRTIO_NET_F_MTU sets
+	# eth0's MTU), the queue pairs in use and VIRTIO_NET_F_MQ (bit 22).
+	features=$(l2_value "$log" "$name" L2-NET-FEATURES)
+	got="$(l2_value "$log" "$name" L2-NET-DEV) mq=${features:22:1}"
+	local want_mq=0
+	[ "$qp" -gt 1 ] && want_mq=1
+	local pairs=$qp
+	[ "$pairs" -gt "$cpus" ] && pairs=$cpus
+	expect_eq "$name-net-device" "eth0 (driver, MAC, MTU, queues, MQ)" "$got" \
+		"eth0 driver=virtio_net mac=$mac mtu=$mtu rxq=$pairs txq=$pairs mq=$want_mq"
+	if [ "$backend" = user ]; then
+		expect_eq "$name-dhcp" "udhcpc's lease" "$(l2_value "$log" "$name" L2-DHCP)" \
+			"ip=10.0.2.15 subnet=255.255.255.0 router=10.0.2.2 dns=10.0.2.3"
+	fi
+	expect_eq "$name-ping-out" "L2's ping of 10.0.2.2" "$(l2_value "$log" "$name" L2-NET-PING-OUT)" "sent=3 received=3"
+	[ "$backend" = tap ] &&
+		expect_eq "$name-ping-in" "L1's ping of 10.0.2.15" "$(lab_value "$log" "$name" ping-in)" "sent=3 received=3"
+	if [ "$mtu" -gt 1500 ]; then
+		expect_eq "$name-jumbo-out" "L2's ping -M do -s $((mtu - 28))" "$(l2_value "$log" "$name" L2-NET-JUMBO-OUT)" "sent=3 received=3"
+		expect_eq "$name-jumbo-in" "L1's ping -M do -s $((mtu - 28))" "$(lab_value "$log" "$name" jumbo-in)" "sent=3 received=3"
+	fi
+	if [ "$backend" = user ]; then
+		got=$(l2_value "$log" "$name" L2-NET-WGET)
+		expect_eq "$name-http" "page fetched from L1's 127.0.0.1:8080 as 10.0.2.2:8080" "${got% }" "$(lab_value "$log" "$name" page)"
+		expect_eq "$name-hostfwd" "token read by L1 from 127.0.0.1:2222" "$(lab_value "$log" "$name" hostfwd)" \
+			"$(l2_value "$log" "$name" L2-NET-TOKEN)"
+	fi
+	# TCP both ways, 8 MiB per flow, md5 on both ends.
+	local suffix=("" "-b")
+	got="" want=""
+	for ((i = 0; i < flows; i++)); do
+		got+="$(lab_value "$log" "$name" "from-l2${suffix[i]}") "
+		want+="md5=$(l2_lines "$log" "$name" L2-NET-SENT | sed -n "s/^flow$i md5=//p") bytes=$NET_FILE_BYTES "
+	done
+	expect_eq "$name-tcp-out" "L2 -> L1 files received by L1 ($flows flows)" "$got" "$want"
+	got=$(l2_value "$log" "$name" L2-NET-RECEIVED)
+	expect_eq "$name-tcp-in" "L1 -> L2 file received by L2" "$got" "ok $(lab_value "$log" "$name" to-l2) bytes=$NET_FILE_BYTES"
+	if [ "$pairs" -gt 1 ]; then
+		# Every queue pair carried traffic: its interrupts (one MSI-X vector
+		# per virtqueue) went up during the transfers.
+		local before after q b a idle=""
+		before=$(l2_value "$log" "$name" L2-NET-IRQS-BEFORE)
+		after=$(l2_value "$log" "$name" L2-NET-IRQS-AFTER)
+		for ((i = 0; i < pairs; i++)); do
+			for q in input.$i output.$i; do
+				b=$(irq_of "$before" "$q") a=$(irq_of "$after" "$q")
+				[ -n "$a" ] && [ "${a:-0}" -gt "${b:-0}" ] || idle+="$q "
+			done
+		done
+		if [ -z "$idle" ]; then pass "$name-queue-pairs"; else fail "$name-queue-pairs" "no interrupts on ${idle% } (before: '$before', after: '$after')"; fi
+	fi
+	got=$(l2_value "$log" "$name" L2-NET-COUNTERS)
+	if [ -n "$got" ] && ! grep -qE '=[1-9]' <<<"$got"; then pass "$name-net-counters"; else fail "$name-net-counters" "eth0 error/drop counters: '${got:-<none>}'"; fi
+	got=$(l2_lines "$log" "$name" L2-KERNEL-COMPLAINT | sed -n 1,3p | tr '\n' '|')
+	expect_eq "$name-kernel-quiet" "kernel complaints about the network" "$got" ""
+	line="$(l2_value "$log" "$name" L2-NET-SEND-DONE)"
+	echo "INFO $name: L2 -> L1 $flows x 8 MiB: $line; L1 -> L2 8 MiB: $(lab_value "$log" "$name" to-l2-sent); L2 eth0 $(l2_value "$log" "$name" L2-NET-PACKETS)"
+	[ "$backend" = tap ] && echo "INFO $name: L1 tap0 $(lab_value "$log" "$name" tap0)"
+}
+
 check_boot() {   # LOG BOOT-ENTRY
-	local log=$1 name cpus mib kind end input devs status got min
-	read -r name cpus mib kind end input devs <<<"$2"
+	local log=$1 name cpus mib kind end input devs net status got min
+	read -r name cpus mib kind end input devs net <<<"$2"
+	net=${net:--}
 	if ! grep -q "^LAB-BEGIN $name\$" "$log"; then
 		fail "$name-boot" "L1 never started this boot"
 		return
@@ -221,8 +349,9 @@ check_boot() {   # LOG BOOT-ENTRY
 	else
 		fail "$name-memory" "MemTotal ${got:-<none>} kB, expected $min..$((mib * 1024)) kB for ${mib}M"
 	fi
-	expect_eq "$name-cmdline" "/proc/cmdline" "$(l2_value "$log" "$name" L2-CMDLINE)" "$(l2_cmdline "$end" "$input" "$devs")"
+	expect_eq "$name-cmdline" "/proc/cmdline" "$(l2_value "$log" "$name" L2-CMDLINE)" "$(l2_cmdline "$end" "$input" "$devs" "$net")"
 	[ "$devs" = - ] || check_devices "$log" "$name" "$devs" "$cpus"
+	[ "$net" = - ] || check_net "$log" "$name" "$net" "$cpus"
 	[ "$input" = input ] &&
 		expect_eq "$name-console-input" "line read by L2" "$(l2_value "$log" "$name" L2-INPUT-GOT)" "$L2_INPUT"
 	if [ "$status" = 143 ]; then
@@ -250,10 +379,16 @@ main() {
 		selected=("${BOOTS[@]}")
 	else
 		local want
+		local want n
 		for want in "$@"; do
-			for entry in "${BOOTS[@]}"; do [ "${entry%% *}" = "$want" ] && selected+=("$entry"); done
+			n=${#selected[@]}
+			for entry in "${BOOTS[@]}"; do
+				if [ "${entry%% *}" = "$want" ] || { [ "$want" = net ] && [ "${entry##* }" != - ]; }; then
+					selected+=("$entry")
+				fi
+			done
+			[ ${#selected[@]} -gt "$n" ] || { echo "lab: unknown boot '$want'; known: ${BOOTS[*]%% *} net" >&2; exit 2; }
 		done
-		[ ${#selected[@]} -eq $# ] || { echo "lab: unknown boot in '$*'; known: ${BOOTS[*]%% *}" >&2; exit 2; }
 	fi
 
 	if [ -n "${ALIOTH_LAB_LOG:-}" ]; then
@@ -281,7 +416,7 @@ main() {
 	t0=$SECONDS
 	local qrc=0
 	lab_qemu_l1 "$out/l1.cpio" ""
-	timeout -k 5 "${ALIOTH_LAB_TIMEOUT:-240}" "${LAB_QEMU[@]}" </dev/null 2>&1 |
+	timeout -k 5 "${ALIOTH_LAB_TIMEOUT:-480}" "${LAB_QEMU[@]}" </dev/null 2>&1 |
 		tr -d '\r' >"$out/serial.log" || qrc=$?
 	echo "lab: QEMU ran $((SECONDS - t0)) s (status $qrc)"
 
