@@ -87,7 +87,7 @@ lab_hold_fifo() {
 lab_tap_up() {   # IF QP MTU
 	mq=""
 	[ "$2" -gt 1 ] && mq=multi_queue
-	ip tuntap add dev "$1" mode tap $mq || echo "LAB-TAP-FAILED add"
+	ip-full tuntap add dev "$1" mode tap $mq || echo "LAB-TAP-FAILED add"
 	ip link set "$1" mtu "$3" || echo "LAB-TAP-FAILED mtu"
 	ip addr add 10.0.2.2/24 dev "$1" || echo "LAB-TAP-FAILED addr"
 	ip link set "$1" up || echo "LAB-TAP-FAILED up"
@@ -97,7 +97,7 @@ lab_tap_up() {   # IF QP MTU
 lab_tap_down() {   # NAME IF
 	st=/sys/class/net/$2/statistics
 	echo "LAB-NET $1 $2 rx_packets=$(cat $st/rx_packets) tx_packets=$(cat $st/tx_packets) tx_dropped=$(cat $st/tx_dropped)"
-	ip tuntap del dev "$2" mode tap $TAP_MQ || echo "LAB-TAP-FAILED del"
+	ip-full tuntap del dev "$2" mode tap $TAP_MQ || echo "LAB-TAP-FAILED del"
 }
 
 # Before the boot: the receivers, the file for L2, the web page (user).
@@ -135,9 +135,9 @@ lab_ping_summary() {
 lab_net_cue() {   # NAME KIND
 	case $2 in
 	tap)
-		echo "LAB-NET $1 ping-in $(ping -c 3 -W 5 10.0.2.15 2>&1 | lab_ping_summary)"
+		echo "LAB-NET $1 ping-in $(ping -c 3 -i 0.3 -W 5 10.0.2.15 2>&1 | lab_ping_summary)"
 		if [ "$(cat /sys/class/net/tap0/mtu)" -gt 1500 ]; then
-			echo "LAB-NET $1 jumbo-in $(ping-df -M do -s 8972 -c 3 -W 5 10.0.2.15 2>&1 | lab_ping_summary)"
+			echo "LAB-NET $1 jumbo-in $(ping-df -M do -s 8972 -c 3 -i 0.3 -W 5 10.0.2.15 2>&1 | lab_ping_summary)"
 		fi
 		dest="10.0.2.15 5002" ;;
 	user)

@@ -191,7 +191,7 @@ udhcpc_script() {
 			ifconfig "$interface" "$ip" netmask "$subnet" up
 			for r in $router; do route add default gw "$r" dev "$interface"; break; done
 			for d in $dns; do echo "nameserver $d"; done >/etc/resolv.conf
-			echo "L2-DHCP ip=$ip subnet=$subnet router=$router dns=$dns"
+			echo "ip=$ip subnet=$subnet router=$router dns=$dns" >/tmp/lease
 			;;
 		esac
 	EOF
@@ -210,18 +210,20 @@ check_net() {   # tap|user
 		udhcpc_script
 		udhcpc -i eth0 -n -q -t 5 -T 2 -s /tmp/udhcpc.script >/tmp/udhcpc.log 2>&1 ||
 			sed 's/^/L2-UDHCPC-LOG /' /tmp/udhcpc.log
+		echo "L2-DHCP $(cat /tmp/lease 2>/dev/null)"
 		echo "L2-NET-ROUTE $(ip route | grep '^default' | sed -n 1p)"
 		echo "L2-NET-RESOLV $(cat /etc/resolv.conf 2>/dev/null | tr '\n' ' ')"
 	else
 		ip addr add 10.0.2.15/24 dev eth0
 	fi
 	irq0=$(queue_irqs "$NET_VDEV")
-	echo "L2-NET-PING-OUT $(ping -c 3 -W 5 10.0.2.2 2>&1 | ping_summary)"
+	echo "L2-NET-PING-OUT $(ping -c 3 -i 0.3 -W 5 10.0.2.2 2>&1 | ping_summary)"
 	if [ "$(cat /sys/class/net/eth0/mtu)" -gt 1500 ]; then
-		echo "L2-NET-JUMBO-OUT $(ping-df -M do -s 8972 -c 3 -W 5 10.0.2.2 2>&1 | ping_summary)"
+		echo "L2-NET-JUMBO-OUT $(ping-df -M do -s 8972 -c 3 -i 0.3 -W 5 10.0.2.2 2>&1 | ping_summary)"
 	fi
 	if [ "$kind" = user ]; then
-		echo "L2-NET-WGET $(wget -q -T 20 -O - http://10.0.2.2:8080/lab.txt 2>&1 | head -c 200 | tr '\n' ' ')"
+		# (busybox 1.35's wget -T crashes: timeout instead)
+		echo "L2-NET-WGET $(timeout 20 wget -q -O - http://10.0.2.2:8080/lab.txt 2>&1 | head -c 200 | tr '\n' ' ')"
 	fi
 	send_files "$flows"
 	# L1 -> L2, after L1 pinged us (tap) or fetched the token (user).
@@ -240,7 +242,7 @@ check_net() {   # tap|user
 	wait_listen 5002 || echo "L2-NET-NOT-LISTENING 5002"
 	echo "L2-NET-CUE $kind"
 	[ "$kind" = user ] && { wait_pid "$fwd" 30 || echo "L2-NET-HOSTFWD-TIMEOUT"; }
-	if wait_pid "$rx" 150; then st=ok; else st=timeout; fi
+	if wait_pid "$rx" 100; then st=ok; else st=timeout; fi
 	echo "L2-NET-RECEIVED $st md5=$(md5 /tmp/in) bytes=$(wc -c </tmp/in)"
 	echo "L2-NET-IRQS-BEFORE $irq0"
 	echo "L2-NET-IRQS-AFTER $(queue_irqs "$NET_VDEV")"

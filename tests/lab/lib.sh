@@ -119,14 +119,14 @@ lab_install_iputils_ping() {   # ROOT
 	lab_copy_program "$1" "$path" /bin/ping-df
 }
 
-# L1 is the host of the network boots: tun for the TAP, iproute2's ip (busybox's
-# cannot make a multi-queue TAP) in place of busybox's.
+# L1 is the host of the network boots: tun for the TAP, iproute2's ip as
+# /bin/ip-full (busybox's cannot make a TAP; busybox's shell runs its own applet
+# for "ip" whatever /bin/ip is).
 lab_install_iproute2() {   # ROOT
 	local path
 	path=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin:$PATH command -v ip) || return 0
 	"$path" -V 2>&1 | grep -q iproute2 || return 0
-	rm -f "$1/bin/ip"
-	lab_copy_program "$1" "$path" /bin/ip
+	lab_copy_program "$1" "$path" /bin/ip-full
 }
 
 # L1 rootfs: busybox, kvm + kvm-amd with their dependencies, tun, e2fsck and

@@ -278,7 +278,7 @@ check_net() {   # LOG NAME NET CPUS
 			"ip=10.0.2.15 subnet=255.255.255.0 router=10.0.2.2 dns=10.0.2.3"
 	fi
 	expect_eq "$name-ping-out" "L2's ping of 10.0.2.2" "$(l2_value "$log" "$name" L2-NET-PING-OUT)" "sent=3 received=3"
-	[ "$backend" = tap ] &&
+	[ "$backend" != tap ] ||
 		expect_eq "$name-ping-in" "L1's ping of 10.0.2.15" "$(lab_value "$log" "$name" ping-in)" "sent=3 received=3"
 	if [ "$mtu" -gt 1500 ]; then
 		expect_eq "$name-jumbo-out" "L2's ping -M do -s $((mtu - 28))" "$(l2_value "$log" "$name" L2-NET-JUMBO-OUT)" "sent=3 received=3"
@@ -320,7 +320,7 @@ check_net() {   # LOG NAME NET CPUS
 	expect_eq "$name-kernel-quiet" "kernel complaints about the network" "$got" ""
 	line="$(l2_value "$log" "$name" L2-NET-SEND-DONE)"
 	echo "INFO $name: L2 -> L1 $flows x 8 MiB: $line; L1 -> L2 8 MiB: $(lab_value "$log" "$name" to-l2-sent); L2 eth0 $(l2_value "$log" "$name" L2-NET-PACKETS)"
-	[ "$backend" = tap ] && echo "INFO $name: L1 tap0 $(lab_value "$log" "$name" tap0)"
+	if [ "$backend" = tap ]; then echo "INFO $name: L1 tap0 $(lab_value "$log" "$name" tap0)"; fi
 }
 
 check_boot() {   # LOG BOOT-ENTRY
