@@ -47,6 +47,7 @@ struct vu_map {
 	uint64_t uva;
 	void *addr;
 	size_t len;
+	unsigned adds; /* ADD_MEM_REGs of this very region not yet removed */
 };
 
 struct virtio_ctx {
@@ -211,7 +212,7 @@ static int map_region(struct virtio_ctx *c, const struct vu_mem_region *r, int f
 	}
 	madvise(p, (size_t)len, MADV_DONTDUMP);
 	unsigned n = c->gm.nr_regions++;
-	c->map[n] = (struct vu_map){ .uva = r->uva, .addr = p, .len = (size_t)len };
+	c->map[n] = (struct vu_map){ .uva = r->uva, .addr = p, .len = (size_t)len, .adds = 1 };
 	c->gm.region[n] = (struct gm_region){
 		.gpa = r->gpa, .size = r->size, .host = (uint8_t *)p + lead, .offset = r->mmap_offset,
 	};
@@ -492,8 +493,27 @@ static int set_mem_table(struct virtio_ctx *c, struct vu_msg *m)
 	return reconcile(c);
 }
 
+/* The region mapped with exactly r's place and size, or -1. */
+static int same_region(const struct virtio_ctx *c, const struct vu_mem_region *r)
+{
+	for (unsigned i = 0; i < c->gm.nr_regions; i++)
+		if (c->gm.region[i].gpa == r->gpa && c->gm.region[i].size == r->size &&
+		    c->map[i].uva == r->uva && c->gm.region[i].offset == r->mmap_offset)
+			return (int)i;
+	return -1;
+}
+
+/* QEMU 7.2 (before ADD/REM_MEM_REG became one-time requests) sends them
+ * from every vhost device, and a multi-queue net has one per queue pair:
+ * the same region arrives again on the same connection. It is counted, not
+ * mapped twice, and goes with its last REM_MEM_REG. */
 static int add_mem_reg(struct virtio_ctx *c, struct vu_msg *m)
 {
+	int same = same_region(c, &m->p.reg.region);
+	if (same >= 0) {
+		c->map[same].adds++;
+		return DONE;
+	}
 	all_rings_down(c);
 	int ret = map_region(c, &m->p.reg.region, m->fds[0]);
 	int again = reconcile(c);
@@ -506,6 +526,10 @@ static int rem_mem_reg(struct virtio_ctx *c, struct vu_msg *m)
 	for (unsigned i = 0; i < c->gm.nr_regions; i++) {
 		if (c->gm.region[i].gpa != r->gpa || c->gm.region[i].size != r->size)
 			continue;
+		if (c->map[i].adds > 1) {
+			c->map[i].adds--;
+			return DONE;
+		}
 		all_rings_down(c);
 		unmap_region(c, i);
 		return reconcile(c);

@@ -359,11 +359,11 @@ static bool parse_mac(const char *text, uint8_t mac[6])
 		return false;
 	for (unsigned i = 0; i < 6; i++) {
 		const char *p = text + 3 * i;
-		char hex[3] = { p[0], p[1], 0 }, *end;
+		const char hex[3] = { p[0], p[1], 0 };
 		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
 		    (i < 5 && p[2] != ':'))
 			return false;
-		mac[i] = (uint8_t)strtoul(hex, &end, 16);
+		mac[i] = (uint8_t)strtoul(hex, NULL, 16);
 	}
 	return !(mac[0] & 1);
 }

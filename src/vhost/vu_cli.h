@@ -1,5 +1,5 @@
 /* `alioth vu`: serves one virtio device as a vhost-user backend on a Unix
- * socket (Alioth's flags: -s/--socket PATH, then a device - blk with
+ * socket (Alioth's flags: -s/--socket PATH, then a device - blk or net with
  * -p/--param and -o/--object), one connection after another, each with a
  * fresh device, until the process is killed. */
 #ifndef ALIOTH_VHOST_VU_CLI_H

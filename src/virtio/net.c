@@ -456,6 +456,7 @@ static void tx_drain(struct virtio_net *n, unsigned pair)
 
 static void set_active_pairs(struct virtio_net *n, unsigned pairs)
 {
+	log_debug("virtio-net: %s: %u of %u queue pair(s) active", n->be->name, pairs, n->pairs);
 	n->active_pairs = pairs;
 	n->be->ops->set_active_pairs(n->be, pairs);
 	for (unsigned i = 0; i < n->pairs; i++) {
@@ -551,6 +552,29 @@ static unsigned offloads_of(uint64_t acked)
 	return o;
 }
 
+static bool rx_ready(struct virtio_net *n, unsigned pair)
+{
+	struct virtq *vq = virtio_queue(n->ctx, rx_q(pair));
+
+	return vq && vq->ready;
+}
+
+/* The pairs in use from the start. With a control queue the driver says
+ * how many later (VQ_PAIRS_SET), one until then. Without one nobody can
+ * say it here: a vhost-user frontend that keeps the control queue to
+ * itself (QEMU) answers VQ_PAIRS_SET there and enables the rings of just
+ * the pairs in use, so those are the leading pairs whose rings are ready. */
+static unsigned initial_pairs(struct virtio_net *n)
+{
+	unsigned k = 0;
+
+	if (has(n->acked, VIRTIO_NET_F_CTRL_VQ))
+		return 1;
+	while (k < n->usable_pairs && rx_ready(n, k))
+		k++;
+	return k ? k : 1;
+}
+
 static int net_activate(void *dev, struct virtio_ctx *ctx)
 {
 	struct virtio_net *n = dev;
@@ -560,15 +584,14 @@ static int net_activate(void *dev, struct virtio_ctx *ctx)
 	n->acked = virtio_features(ctx);
 	n->usable_pairs = has(n->acked, VIRTIO_NET_F_MQ) ? n->pairs : 1;
 	n->ctrl_q = 2 * n->usable_pairs;
-	/* Until the driver asks for more, only the first pair carries frames;
-	 * the backend must produce only what the driver can parse. */
+	/* The backend must produce only what the driver can parse. */
 	err = n->be->ops->set_offload(n->be, offloads_of(n->acked));
 	if (err) {
 		log_error("virtio-net: %s: cannot set offloads: %s", n->be->name, strerror(-err));
 		n->ctx = NULL;
 		return err;
 	}
-	set_active_pairs(n, 1);
+	set_active_pairs(n, initial_pairs(n));
 	if (!n->rxq[0].watching)
 		log_warn("virtio-net: %s: receive queue 0 not usable", n->be->name);
 	return 0;

@@ -397,8 +397,21 @@ static void test_cli_dispatch(void **state)
 	assert_int_equal(CLI("boot", "--help"), 0);
 	assert_int_equal(runs, 2);
 
+	CLI("vu", "-s", "/nonexistent/vu.sock", "fs", "-p", "x");
+	assert_usage("alioth: vu: 'fs' is not supported yet");
 	CLI("vu", "-s", "/nonexistent/vu.sock", "net", "-p", "tap");
-	assert_usage("alioth: vu: 'net' is not supported yet");
+	assert_usage("alioth: vu: net: if=NAME is required for a TUN/TAP interface "
+		     "(or give tap=/dev/tapN for MacVTap/IPVTap)");
+	CLI("vu", "-s", "/nonexistent/vu.sock", "net", "-p", "if=t0,qp=17");
+	assert_usage("alioth: vu: net: qp: must be 1 to 16");
+	CLI("vu", "-s", "/nonexistent/vu.sock", "net", "-p", "tap,if=t0,mac=01:02:03:04:05:06");
+	assert_usage("alioth: vu: net: mac: '01:02:03:04:05:06' is not a unicast MAC address "
+		     "like 06:3a:76:53:da:3d");
+	CLI("vu", "-s", "/nonexistent/vu.sock", "net", "-p", "tap,if=t0,mac=06:3a:76:53:da:3");
+	assert_usage("alioth: vu: net: mac: '06:3a:76:53:da:3' is not a unicast MAC address "
+		     "like 06:3a:76:53:da:3d");
+	CLI("vu", "-s", "/nonexistent/vu.sock", "net", "-p", "vu,socket=/x");
+	assert_usage("alioth: vu: net: only a TAP device can be served here");
 	CLI("img", "create");
 	assert_usage("alioth: img: unrecognized subcommand 'create' (see 'alioth img --help')");
 	CLI("frobnicate");

@@ -238,8 +238,13 @@ static void test_top_level_help_and_version(void **state)
 	assert_string_equal(out_text, "alioth " ALIOTH_VERSION "\n");
 	assert_string_equal(err_text, "");
 
-	assert_int_equal(CLI("help", "vu", "net"), EXIT_USAGE);
-	assert_string_equal(err_text, "alioth: help vu: 'net' is not supported yet\n");
+	assert_int_equal(CLI("help", "vu", "fs"), EXIT_USAGE);
+	assert_string_equal(err_text, "alioth: help vu: 'fs' is not supported yet\n");
+	assert_int_equal(CLI("help", "vu", "net"), 0);
+	assert_contains(out_text, "Usage: alioth vu --socket <PATH> net [OPTIONS] --param <PARAM>\n");
+	assert_contains(out_text, "* mac=<string>,mtu=<integer>,qp=<integer>,tap=<string>,if=<string>");
+	assert_int_equal(CLI("vu", "-s", "x.sock", "net", "-h"), 0);
+	assert_contains(out_text, "VirtIO net device backed by TUN/TAP, MacVTap, or IPVTap.\n");
 }
 
 static int teardown(void **state)

@@ -589,6 +589,31 @@ static void test_bad_ring_and_memory_fail_softly(void **state)
 	assert_int_equal(fe_stop(&f), -EPROTO);
 }
 
+/* QEMU 7.2's multi-queue net adds the same region once per queue pair: it
+ * stays mapped until the last of as many removals. */
+static void test_repeated_region_is_counted(void **state)
+{
+	(void)state;
+	struct fe f;
+	fe_start(&f, false);
+	handshake(&f);
+	setup_ring(&f, RAM_UVA + OFF_DESC);
+	struct vu_vring_state en = { 0, 1 };
+	assert_int_equal(acked(&f, VU_SET_VRING_ENABLE, &en, 8, NULL, 0), 0);
+	struct vu_mem_single reg = { 0, { RAM_GPA, RAM_SIZE, RAM_UVA, 0 } };
+	assert_int_equal(acked(&f, VU_ADD_MEM_REG, &reg, 40, &f.memfd, 1), 0);
+	assert_int_equal(acked(&f, VU_REM_MEM_REG, &reg, 40, NULL, 0), 0);
+	/* one removal of two: the ring still reaches guest memory */
+	assert_int_equal(blk_request(&f, VIRTIO_BLK_T_IN), 513);
+	assert_int_equal(f.ram[OFF_STAT], VIRTIO_BLK_S_OK);
+	en.num = 0; /* the ring lets go of the memory first */
+	assert_int_equal(acked(&f, VU_SET_VRING_ENABLE, &en, 8, NULL, 0), 0);
+	assert_int_equal(acked(&f, VU_REM_MEM_REG, &reg, 40, NULL, 0), 0);
+	/* now it is gone */
+	assert_int_not_equal(acked(&f, VU_REM_MEM_REG, &reg, 40, NULL, 0), 0);
+	assert_int_equal(fe_stop(&f), 0);
+}
+
 static void test_unoffered_and_unsupported(void **state)
 {
 	(void)state;
@@ -628,6 +653,7 @@ int main(void)
 		cmocka_unit_test(test_handshake_and_blk_io),
 		cmocka_unit_test(test_readonly_refuses_writes),
 		cmocka_unit_test(test_bad_ring_and_memory_fail_softly),
+		cmocka_unit_test(test_repeated_region_is_counted),
 		cmocka_unit_test(test_unoffered_and_unsupported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

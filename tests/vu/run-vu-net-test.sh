@@ -15,6 +15,11 @@
 #            pairs, QEMU enables their rings, and traffic runs on them
 # Checksum and TSO offloads are on both ways, so the transfers carry 64 KiB
 # GSO frames through mergeable receive buffers.
+# vectors=0 (INTx): QEMU 7.2 under TCG crashes in vhost_net_start with MSI-X
+# and a vhost-user netdev. It turns guest-notifier masking off for
+# vhost-user net, so unmasking a vector takes the KVM irqfd path, whose
+# table TCG never allocated (a NULL dereference in kvm_virtio_pci_irqfd_use;
+# vhost-user-blk keeps masking on and is not hit).
 # Prints PASS/FAIL lines; exit 0, 1, or 77 (skip) when not root, or QEMU,
 # the TAP driver or the kernel cannot be had. Kernel and busybox come from
 # the nested-lab cache (tests/lab/prepare.sh fills it).
@@ -67,7 +72,7 @@ cleanup() {
 	wait 2>/dev/null
 	ip -n "$ns" link del vu0 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
-	rm -rf "$work"
+	if [ -n "${VUN_KEEP:-}" ]; then echo "INFO kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 in_ns() { ip netns exec "$ns" "$@"; }
@@ -134,12 +139,12 @@ mkfifo "$work/idle"
 
 # NAME [QP]: vu0 again, multi-queue when QP > 1; alioth serving it.
 start_backend() {
-	local sock="$work/$1.sock" qp=${2:-1}
+	local sock="$work/$1.sock" qp=${2:-1} mq=()
+	[ "$qp" -gt 1 ] && mq=(multi_queue)
 	in_ns ip link del vu0 2>/dev/null
-	in_ns ip tuntap add dev vu0 mode tap $([ "$qp" -gt 1 ] && echo multi_queue) ||
-		return 1
+	in_ns ip tuntap add dev vu0 mode tap "${mq[@]}" || return 1
 	in_ns ip addr add 10.0.2.2/24 dev vu0 && in_ns ip link set vu0 up || return 1
-	in_ns "$ALIOTH" -l info vu -s "$sock" net -p "tap,if=vu0,qp=$qp" 2>"$work/$1.alioth.log" &
+	ip netns exec "$ns" "$ALIOTH" -l debug vu -s "$sock" net -p "tap,if=vu0,qp=$qp" 2>"$work/$1.alioth.log" &
 	pids+=($!)
 	backend[$1]=$!
 	for _ in $(seq 100); do [ -S "$sock" ] && return 0; sleep 0.05; done
@@ -150,9 +155,9 @@ start_backend() {
 # own, pings the guest once it answers, then tells it to stop.
 host_side() { # LABEL
 	local l=$1
-	in_ns "$busybox" nc -l -p 5001 <>"$work/idle" >"$work/$l.g2h" &
+	ip netns exec "$ns" "$busybox" nc -l -p 5001 <>"$work/idle" >"$work/$l.g2h" &
 	pids+=($!)
-	in_ns "$busybox" nc -l -p 5002 <"$work/h2g" >/dev/null &
+	ip netns exec "$ns" "$busybox" nc -l -p 5002 <"$work/h2g" >/dev/null &
 	pids+=($!)
 	(
 		for _ in $(seq "$BOOT_TIMEOUT"); do
@@ -173,7 +178,7 @@ boot() { # SOCKNAME LABEL SMP [NETDEV-OPTS] [DEVICE-OPTS]
 		-no-reboot -nodefaults -no-user-config -serial stdio \
 		-object memory-backend-memfd,id=m,size=512M,share=on -numa node,memdev=m \
 		-chardev socket,path="$work/$1.sock",id=c -netdev vhost-user,id=n,chardev=c${4:+,$4} \
-		-device virtio-net-pci,netdev=n,mac=52:54:00:12:34:56,romfile=""${5:+,$5} \
+		-device virtio-net-pci,netdev=n,mac=52:54:00:12:34:56,vectors=0,romfile=""${5:+,$5} \
 		-kernel "$kernel" -initrd "$work/initrd.gz" \
 		-append "console=ttyS0 quiet panic=-1" </dev/null >"$work/$2.log" 2>&1
 	echo "INFO $2: qemu exit $?"
@@ -207,7 +212,7 @@ for b in $BOOTS; do
 	case $b in
 	split) qp=1 smp=1 netdev="" dev="" ;;
 	packed) qp=1 smp=1 netdev="" dev="packed=on" ;;
-	mq) qp=2 smp=2 netdev="queues=2" dev="mq=on,vectors=6" ;;
+	mq) qp=2 smp=2 netdev="queues=2" dev="mq=on" ;;
 	*) echo "unknown boot $b"; exit 2 ;;
 	esac
 	# One alioth per TAP shape; split and packed share the first.
@@ -226,6 +231,13 @@ for b in $BOOTS; do
 	if [ "$b" = mq ]; then
 		if has "VUN-QUEUES rx-0 rx-1 tx-0 tx-1" mq.log; then pass "mq: the guest has two queue pairs"
 		else fail "mq: queues ($(grep -a VUN-QUEUES "$work/mq.log" | tr -d '\r'))"; fi
+		# QEMU answers the driver's VQ_PAIRS_SET itself and enables both
+		# pairs' rings: the device must then receive on both.
+		if grep -q "vu0: 2 of 2 queue pair(s) active" "$work/q2.alioth.log"; then
+			pass "mq: alioth receives on both pairs once QEMU enabled their rings"
+		else
+			fail "mq: alioth never had both pairs active"
+		fi
 	fi
 done
 
