@@ -21,7 +21,11 @@ struct blk_aio {
 	int fd;         /* the disk */
 	int efd;        /* completion eventfd */
 	unsigned depth;
-	unsigned inflight;
+	unsigned inflight;  /* submitted, not yet reaped: held + in the engine */
+	unsigned in_engine;
+	/* Requests behind a FLUSH that still waits for earlier ones to finish,
+	 * in submission order (see blk_aio_submit). */
+	struct blk_io *held, **held_tail;
 	/* io_uring */
 	struct io_uring ring;
 	unsigned unsubmitted;
@@ -227,6 +231,8 @@ static bool uring_finish(struct blk_aio *a, struct blk_io *io, int res)
 	return true;
 }
 
+static unsigned release_held(struct blk_aio *a, blk_done_fn done, void *arg);
+
 static unsigned uring_reap(struct blk_aio *a, blk_done_fn done, void *arg)
 {
 	struct io_uring_cqe *cqe;
@@ -240,9 +246,11 @@ static unsigned uring_reap(struct blk_aio *a, blk_done_fn done, void *arg)
 		if (!uring_finish(a, io, res))
 			continue;
 		a->inflight--;
+		a->in_engine--;
 		n++;
 		done(arg, io, io->res);
 	}
+	n += release_held(a, done, arg);
 	uring_kick(a);
 	return n;
 }
@@ -319,10 +327,19 @@ static unsigned pool_reap(struct blk_aio *a, blk_done_fn done, void *arg)
 		struct blk_io *io = list;
 		list = io->next;
 		a->inflight--;
+		a->in_engine--;
 		n++;
 		done(arg, io, io->res);
 	}
-	return n;
+	return n + release_held(a, done, arg);
+}
+
+static bool pool_has_done(struct blk_aio *a)
+{
+	pthread_mutex_lock(&a->lock);
+	bool any = a->done != NULL;
+	pthread_mutex_unlock(&a->lock);
+	return any;
 }
 
 static void pool_wait_idle(struct blk_aio *a)
@@ -355,6 +372,7 @@ int blk_aio_create(enum blk_api api, int fd, unsigned depth, struct blk_aio **ou
 
 	a->fd = fd;
 	a->depth = depth ? depth : 1;
+	a->held_tail = &a->held;
 	a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (a->efd < 0) {
 		err = -errno;
@@ -392,18 +410,62 @@ unsigned blk_aio_inflight(const struct blk_aio *a)
 	return a->inflight;
 }
 
-int blk_aio_submit(struct blk_aio *a, struct blk_io *io)
+static int engine_queue(struct blk_aio *a, struct blk_io *io)
 {
-	if (a->inflight >= a->depth)
-		return -EAGAIN;
-	io->fallback = 0;
-	io->res = 0;
 	if (a->uring) {
 		int err = uring_queue(a, io);
 		if (err)
 			return err;
 	} else {
 		pool_queue(a, io);
+	}
+	a->in_engine++;
+	return 0;
+}
+
+static void hold(struct blk_aio *a, struct blk_io *io)
+{
+	io->next = NULL;
+	*a->held_tail = io;
+	a->held_tail = &io->next;
+}
+
+/* Hands held requests to the engine in order, stopping at a FLUSH while
+ * anything submitted before it is still running. Returns how many of them
+ * the engine refused and were completed with -EIO instead. */
+static unsigned release_held(struct blk_aio *a, blk_done_fn done, void *arg)
+{
+	unsigned failed = 0;
+
+	while (a->held && !(a->held->op == BLK_OP_FLUSH && a->in_engine)) {
+		struct blk_io *io = a->held;
+		a->held = io->next;
+		if (!a->held)
+			a->held_tail = &a->held;
+		if (engine_queue(a, io)) {
+			a->inflight--;
+			failed++;
+			done(arg, io, -EIO);
+		}
+	}
+	return failed;
+}
+
+int blk_aio_submit(struct blk_aio *a, struct blk_io *io)
+{
+	if (a->inflight >= a->depth)
+		return -EAGAIN;
+	io->fallback = 0;
+	io->res = 0;
+	/* A FLUSH covers every write submitted before it: it starts only once
+	 * they finished, and whatever comes after it waits behind it (the
+	 * engines run requests concurrently and out of order otherwise). */
+	if (a->held || (io->op == BLK_OP_FLUSH && a->in_engine)) {
+		hold(a, io);
+	} else {
+		int err = engine_queue(a, io);
+		if (err)
+			return err;
 	}
 	a->inflight++;
 	return 0;
@@ -413,6 +475,15 @@ void blk_aio_kick(struct blk_aio *a)
 {
 	if (a->uring)
 		uring_kick(a);
+}
+
+unsigned blk_aio_poll(struct blk_aio *a, blk_done_fn done, void *arg)
+{
+	bool any = a->uring ? io_uring_cq_ready(&a->ring) != 0 : pool_has_done(a);
+
+	/* Reaping consumes the eventfd first, so what it misses signals again;
+	 * with nothing there, skip that syscall. */
+	return any ? blk_aio_reap(a, done, arg) : 0;
 }
 
 unsigned blk_aio_reap(struct blk_aio *a, blk_done_fn done, void *arg)

@@ -51,11 +51,16 @@ const char *blk_aio_name(const struct blk_aio *a);
 /* Readable when completions may be waiting. */
 int blk_aio_event_fd(const struct blk_aio *a);
 /* Queues io; it starts at the latest on blk_aio_kick. 0, or -EAGAIN when
- * `depth` requests are already in flight. */
+ * `depth` requests are already in flight. A FLUSH starts only after every
+ * request submitted before it has finished, and requests submitted after a
+ * waiting FLUSH start after it (both engines run requests out of order). */
 int blk_aio_submit(struct blk_aio *a, struct blk_io *io);
 void blk_aio_kick(struct blk_aio *a);
 /* Calls done for every finished request; returns how many. */
 unsigned blk_aio_reap(struct blk_aio *a, blk_done_fn done, void *arg);
+/* Like blk_aio_reap, but costs no syscall when nothing has finished: for
+ * reaping right after a kick (page-cache hits complete inside it). */
+unsigned blk_aio_poll(struct blk_aio *a, blk_done_fn done, void *arg);
 /* Waits until nothing is in flight, reaping everything through done. */
 void blk_aio_drain(struct blk_aio *a, blk_done_fn done, void *arg);
 unsigned blk_aio_inflight(const struct blk_aio *a);

@@ -1,7 +1,7 @@
 /* virtio-blk through the virtio_dev.h API with a fake transport
  * (fake_virtio.c) and a temporary image file: every request type on both
  * engines, hostile layouts, range and read-only refusals, image locking and
- * what a flushed write leaves in the file. */
+ * what a flushed write leaves in the file; the engines' FLUSH ordering. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "blk/aio.h"
 #include "fake_virtio.h"
 #include "virtio/blk.h"
 
@@ -433,6 +434,123 @@ static void test_reset_inflight(void **state)
 	assert_int_equal(simple(f, VIRTIO_BLK_T_IN, 0, b, 512, true, NULL), VIRTIO_BLK_S_OK);
 }
 
+/* ---- the engines directly ---- */
+
+#define ORD_WRITES 6
+#define ORD_WRITE_LEN (4u << 20)
+
+struct order_log {
+	struct blk_io *seen[ORD_WRITES + 2];
+	int res[ORD_WRITES + 2];
+	unsigned n;
+};
+
+static void log_done(void *arg, struct blk_io *io, int res)
+{
+	struct order_log *l = arg;
+	assert_true(l->n < ORD_WRITES + 2);
+	l->res[l->n] = res;
+	l->seen[l->n++] = io;
+}
+
+/* Big writes, a FLUSH and one more write in one batch: the FLUSH completes
+ * after every write submitted before it. On tmpfs fdatasync costs nothing
+ * and the writes take milliseconds, so a FLUSH that ran beside them (the
+ * pool has several threads; io_uring runs SQEs out of order) would finish
+ * first. */
+static void test_flush_after_earlier_writes(void **state)
+{
+	struct fx *f = *state;
+	char path[64] = "/dev/shm/alioth-test-flush-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "/tmp/alioth-test-flush-XXXXXX");
+		fd = mkstemp(path);
+	}
+	assert_true(fd >= 0);
+	unlink(path);
+	struct blk_aio *a;
+	assert_int_equal(blk_aio_create(f->api, fd, 16, &a), 0);
+
+	uint8_t *buf = malloc(ORD_WRITE_LEN);
+	memset(buf, 0xa5, ORD_WRITE_LEN);
+	struct iovec iov[ORD_WRITES + 1];
+	struct blk_io io[ORD_WRITES + 2];
+	struct order_log log = { .n = 0 };
+	memset(io, 0, sizeof(io));
+	for (unsigned i = 0; i <= ORD_WRITES; i++) {
+		unsigned k = i < ORD_WRITES ? i : ORD_WRITES + 1; /* io[ORD_WRITES] is the flush */
+		iov[i] = (struct iovec){ buf, ORD_WRITE_LEN };
+		io[k] = (struct blk_io){ .op = BLK_OP_WRITE, .iov = &iov[i], .iovcnt = 1,
+					 .off = (uint64_t)i * ORD_WRITE_LEN, .len = ORD_WRITE_LEN };
+	}
+	io[ORD_WRITES] = (struct blk_io){ .op = BLK_OP_FLUSH };
+	for (unsigned i = 0; i < ORD_WRITES + 2; i++)
+		assert_int_equal(blk_aio_submit(a, &io[i]), 0);
+	blk_aio_kick(a);
+	blk_aio_drain(a, log_done, &log);
+
+	assert_int_equal(log.n, ORD_WRITES + 2);
+	unsigned flush_at = ORD_WRITES + 2;
+	for (unsigned i = 0; i < log.n; i++) {
+		assert_int_equal(log.res[i], 0);
+		if (log.seen[i] == &io[ORD_WRITES])
+			flush_at = i;
+	}
+	for (unsigned w = 0; w < ORD_WRITES; w++) {
+		bool before = false;
+		for (unsigned i = 0; i < flush_at; i++)
+			before |= log.seen[i] == &io[w];
+		assert_true(before);
+	}
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, (off_t)(ORD_WRITES + 1) * ORD_WRITE_LEN);
+	blk_aio_destroy(a);
+	free(buf);
+	close(fd);
+}
+
+/* A FLUSH with nothing before it starts at once, and nothing is held up
+ * behind it for good: reaping by polling alone finishes a mixed batch. */
+static void test_poll_reaps_without_waiting(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/alioth-test-poll-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	struct blk_aio *a;
+	assert_int_equal(blk_aio_create(f->api, fd, 4, &a), 0);
+	uint8_t data[4096];
+	memset(data, 0x5a, sizeof(data));
+	struct iovec iov = { data, sizeof(data) };
+	struct blk_io io[3] = {
+		{ .op = BLK_OP_FLUSH },
+		{ .op = BLK_OP_WRITE, .iov = &iov, .iovcnt = 1, .off = 0, .len = sizeof(data) },
+		{ .op = BLK_OP_FLUSH },
+	};
+	struct order_log log = { .n = 0 };
+
+	assert_int_equal(blk_aio_poll(a, log_done, &log), 0); /* nothing yet */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(blk_aio_submit(a, &io[i]), 0);
+	blk_aio_kick(a);
+	for (int i = 0; i < 2000 && log.n < 3; i++) {
+		if (!blk_aio_poll(a, log_done, &log))
+			usleep(1000);
+	}
+	assert_int_equal(log.n, 3);
+	assert_int_equal(blk_aio_inflight(a), 0);
+	/* The write came back before the flush behind it. */
+	assert_ptr_equal(log.seen[2], &io[2]);
+	uint8_t back[4096];
+	assert_int_equal(pread(fd, back, sizeof(back), 0), (ssize_t)sizeof(back));
+	assert_memory_equal(back, data, sizeof(back));
+	blk_aio_destroy(a);
+	close(fd);
+}
+
 static void test_locking(void **state)
 {
 	struct fx *f = *state;
@@ -483,6 +601,8 @@ int main(void)
 		BOTH(test_config_and_features),
 		BOTH(test_read),
 		BOTH(test_write_flush_durable),
+		BOTH(test_flush_after_earlier_writes),
+		BOTH(test_poll_reaps_without_waiting),
 		BOTH(test_get_id),
 		BOTH(test_discard_and_write_zeroes),
 		BOTH(test_readonly),
