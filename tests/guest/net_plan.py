@@ -10,7 +10,12 @@ With ALIOTH_TEST_NET=user (meson sets it) the VMM gets `--net user`
 instead: no namespace and no root. The guest asks libslirp's DHCP server
 for an address and checks the OFFER; the runner connects to a host port
 forwarded from 127.0.0.1 to the guest's TCP responder, reads its banner,
-has a line echoed and closes, twice. Only loopback is used on the host."""
+has a line echoed and closes, twice. Only loopback is used on the host.
+
+With a tmpdir given (--vu-backend alioth) the device is our vhost-user
+frontend (--net vu,socket=) and the TAP is served by `alioth vu ... net`,
+started in the namespace with the MAC: the guest's MAC comes from the
+backend's configuration. Guest memory from a memfd, which the backend maps."""
 import json
 import os
 import random
@@ -19,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 
 GUEST_IP = "10.0.2.15"
 HOST_IPS = ["10.0.2.2"]
@@ -29,6 +35,7 @@ UDP_FLOWS = 16              # two queues: all in one has odds 2**-15
 CMD_TIMEOUT = 60
 GUEST_TCP_PORT = 7777       # the guest's responder (tcp.c)
 TCP_CONNECTIONS = 2
+VU_SOCKET_WAIT = 10.0
 
 
 def user_mode():
@@ -64,8 +71,11 @@ def random_mac():
 
 
 class NetPlan:
-    def __init__(self, args, words):
+    def __init__(self, args, words, vu_tmpdir=None):
         self.qp = args.net_qp
+        self.alioth = args.alioth
+        self.vu_sock = os.path.join(vu_tmpdir, "vu-net.sock") if vu_tmpdir else None
+        self.backend = None    # the `alioth vu` process
         self.ns = f"alioth-test-{os.getpid()}-{random.randint(0, 1 << 20)}"
         self.mac = random_mac()
         self.created = False
@@ -108,8 +118,31 @@ class NetPlan:
         for addr in HOST_IPS:
             self.ip("addr", "add", f"{addr}/24", "dev", TAP)
         self.ip("link", "set", TAP, "up")
+        if self.vu_sock:
+            self.start_vu_backend()
+
+    def start_vu_backend(self):
+        cmd = ["ip", "netns", "exec", self.ns, self.alioth, "vu", "-s", self.vu_sock, "net",
+               "-p", f"tap,if={TAP},mac={self.mac},mtu=1500,qp={self.qp}"]
+        print("+ backend:", " ".join(cmd), flush=True)
+        self.backend = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + VU_SOCKET_WAIT
+        while not os.path.exists(self.vu_sock):
+            if self.backend.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the vhost-user net backend did not listen at {self.vu_sock}")
+            time.sleep(0.05)
+
+    def stop_vu_backend(self):
+        if self.backend and self.backend.poll() is None:
+            self.backend.terminate()
+            try:
+                self.backend.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.backend.kill()
+                self.backend.wait()
 
     def cleanup(self):
+        self.stop_vu_backend()
         if self.created:
             subprocess.run(["ip", "netns", "del", self.ns], timeout=CMD_TIMEOUT)
             self.created = False
@@ -117,12 +150,17 @@ class NetPlan:
     def wrap(self, cmd):
         if self.user:
             return cmd
+        if self.vu_sock:  # the backend maps guest memory: a memfd
+            i = cmd.index("-m")
+            cmd = cmd[:i + 1] + [cmd[i + 1] + ",backend=memfd"] + cmd[i + 2:]
         return ["ip", "netns", "exec", self.ns] + cmd
 
     def alioth_args(self):
         if self.user:
             fwd = f"tcp:127.0.0.1:{self.host_port}-:{GUEST_TCP_PORT}"
             return ["--net", f"user,mac={self.mac},mtu=1500,hostfwd={fwd}"]
+        if self.vu_sock:
+            return ["--net", f"vu,socket={self.vu_sock}"]
         # qp=1 uses Alioth's form without the variant, qp=2 the tap variant
         spec = f"if={TAP},mac={self.mac},mtu=1500"
         return ["--net", spec if self.qp == 1 else f"tap,{spec},qp={self.qp}"]
@@ -223,6 +261,8 @@ class NetPlan:
 
     def problems(self):
         out = [f"{what}: {detail}" for what, ok, detail in self.results if not ok]
+        if self.backend and self.backend.poll() is not None:
+            out.append(f"the vhost-user net backend exited early (status {self.backend.returncode})")
         if not self.thread:
             return out + ["the guest never said READY net"]
         self.done.wait(CMD_TIMEOUT)

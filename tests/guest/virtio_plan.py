@@ -37,7 +37,8 @@ def add_args(ap):
                     help="net check: queue pairs of the virtio-net device")
     ap.add_argument("--vu-backend", choices=list(VU_BACKENDS),
                     help="blk checks: the disk is served by this vhost-user backend process "
-                         "(alioth vu, or qemu-storage-daemon) through --blk vu,socket=")
+                         "(alioth vu, or qemu-storage-daemon) through --blk vu,socket=; "
+                         "net check: alioth vu net on the TAP, through --net vu,socket=")
 
 
 def pattern_bytes(seed, offset, length):
@@ -59,8 +60,13 @@ class DevicePlan:
         self.original = None
         self.wseed = random.randint(1, 0xFFFFFFFF)
         self.wsector = random.randint(16, 64)
-        self.net = net_plan.NetPlan(args, words) if self.check == "net" else None
-        if args.vu_backend and not args.qemu:
+        vu_net = self.check == "net" and args.vu_backend and not args.qemu
+        if vu_net and args.vu_backend != "alioth":
+            sys.exit("the net check has only the alioth vhost-user backend")
+        self.net = None
+        if self.check == "net":  # with vu_net: through `alioth vu ... net`
+            self.net = net_plan.NetPlan(args, words, vu_tmpdir=tmpdir if vu_net else None)
+        elif args.vu_backend and not args.qemu:
             # the runner drives a per-run helper (setup, wrap, cleanup) through .net
             self.net = VuBackendPlan(self, args, tmpdir)
         if self.check not in CHECKS:
