@@ -208,7 +208,7 @@ static int create_vcpus(struct machine *m)
 		/* KVM uses the vCPU id as the initial APIC ID. */
 		int err = kvm_vcpu_create(&m->kvm, x86_apic_id(&m->cfg->cpu, i), &t->vcpu);
 		if (!err)
-			err = x86_vcpu_init(&m->kvm, &t->vcpu, &m->cfg->cpu);
+			err = x86_vcpu_init(&m->kvm, &t->vcpu, i, &m->cfg->cpu);
 		if (err)
 			return err;
 	}

@@ -345,7 +345,10 @@ static int reconcile(struct virtio_ctx *c)
 		}
 		any |= r->live;
 	}
-	if (!any)
+	/* Every device needs its first queue; a frontend stopping the rings one
+	 * by one (QEMU and ours stop ring 0 first) must not restart the device
+	 * on what is left. */
+	if (!any || !c->ring[0].live)
 		return ret;
 	int err = c->ops->activate ? c->ops->activate(c->dev, c) : 0;
 	if (err) {

@@ -253,12 +253,29 @@ check_net() {   # tap|user
 	echo "L2-NET-DONE"
 }
 
+# One line per CPU: the topology Linux derived from CPUID (sysfs) and what
+# /proc/cpuinfo says about it, so that L1 can compare with alioth's promise.
+report_cpus() {
+	# On AMD, Linux reads SMT topology only when the CPU has TOPOEXT; the
+	# lab's emulated L1 CPU lacks it (QEMU's TCG cannot provide it).
+	echo "L2-CPUID vendor=$(awk -F': *' '/^vendor_id/ {print $2; exit}' /proc/cpuinfo)" \
+		"topoext=$(grep -qw topoext /proc/cpuinfo && echo 1 || echo 0)"
+	awk -F': *' '/^processor/ { p = $2 } /^apicid/ { a[p] = $2 }
+		/^siblings/ { s[p] = $2 } /^cpu cores/ { c[p] = $2 }
+		END { for (p in a) print p, a[p], s[p], c[p] }' /proc/cpuinfo | sort -n |
+		while read -r n apicid siblings cores; do
+			t=/sys/devices/system/cpu/cpu$n/topology
+			echo "L2-CPU cpu$n pkg=$(cat $t/physical_package_id) core=$(cat $t/core_id) threads=$(cat $t/thread_siblings_list) apicid=$apicid siblings=$siblings cores=$cores"
+		done
+}
+
 load_modules
 echo "L2-USERSPACE-OK"
 echo "L2-NPROC $(nproc)"
 echo "L2-MEMTOTAL-KB $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
 echo "L2-CMDLINE $(cat /proc/cmdline)"
 echo "L2-UPTIME $(cut -d' ' -f1 /proc/uptime)"
+report_cpus
 
 if [ "$(cmdline_value lab.input)" = 1 ]; then
 	# Canonical mode, no echo: the only copy of the line is ours.

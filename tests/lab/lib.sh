@@ -162,7 +162,7 @@ lab_qemu_l1() {   # L1_INITRAMFS L1_CMDLINE [extra qemu args...]
 	local initramfs=$1 cmdline=$2
 	shift 2
 	# shellcheck disable=SC2034   # read by the caller
-	LAB_QEMU=(qemu-system-x86_64 -accel tcg -cpu max -M pc -m "${ALIOTH_LAB_L1_MEM:-2560M}"
+	LAB_QEMU=(qemu-system-x86_64 -accel tcg -cpu "${ALIOTH_LAB_L1_CPU:-max}" -M pc -m "${ALIOTH_LAB_L1_MEM:-2560M}"
 		-smp "${ALIOTH_LAB_L1_SMP:-2}" -nographic -no-reboot -nodefaults -no-user-config
 		-serial stdio -kernel "$LAB_L1_VMLINUX" -initrd "$initramfs"
 		-append "console=ttyS0 panic=-1 quiet $cmdline" "$@")

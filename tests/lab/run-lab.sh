@@ -36,6 +36,12 @@ BOOTS=(
 	"net-tap 1 256 bzimage poweroff - - tap"
 	"net-mq 2 256 bzimage poweroff - - tap-mq-jumbo"
 	"net-user 1 256 bzimage poweroff - - user"
+	"topo 4 256 bzimage poweroff - - -"
+)
+# CPU topologies (Alioth's topology object: smt, cores, sockets,
+# thread_contiguous) for the boots that have one; the others take the default.
+declare -A TOPOLOGIES=(
+	[topo]="smt=on,cores=2,sockets=1"
 )
 declare -A END_STATUS=([poweroff]=0 [reboot]=4 [panic]=3)
 
@@ -130,6 +136,15 @@ net_flows() {   # NET CPUS -> parallel transfers L2 makes: one per queue pair it
 	echo "$qp"
 }
 
+# alioth's --cpu flag for boot NAME.
+cpu_args() {   # NAME CPUS
+	if [ -n "${TOPOLOGIES[$1]:-}" ]; then
+		echo "-p count=$2,topology=id_topo -o id_topo,${TOPOLOGIES[$1]}"
+	else
+		echo "-p count=$2"
+	fi
+}
+
 # /lab/plan.sh for L1's /init: one lab_boot line per selected boot.
 write_plan() {   # FILE BOOT-ENTRY...
 	local file=$1 entry name cpus mib kind end input devs net kernel_args feed rw ro ro_path
@@ -159,8 +174,8 @@ write_plan() {   # FILE BOOT-ENTRY...
 			echo "lab_net_start $name $backend $(net_flows "$net" "$cpus")" >>"$file"
 			kernel_args+=" $(net_args "$net")"
 		fi
-		printf "lab_boot %s '%s' 'L2[%s]| ' boot %s -i /lab/initramfs -p count=%s --memory size=%sM -c '%s'\n" \
-			"$name" "$feed" "$name" "$kernel_args" "$cpus" "$mib" "$(l2_cmdline "$end" "$input" "$devs" "$net")" >>"$file"
+		printf "lab_boot %s '%s' 'L2[%s]| ' boot %s -i /lab/initramfs %s --memory size=%sM -c '%s'\n" \
+			"$name" "$feed" "$name" "$kernel_args" "$(cpu_args "$name" "$cpus")" "$mib" "$(l2_cmdline "$end" "$input" "$devs" "$net")" >>"$file"
 		[ "$net" = - ] || echo "lab_net_stop $name $backend" >>"$file"
 		if [ "$devs" != - ]; then
 			[ "$ro" = - ] && ro_path=- || ro_path=/tmp/$name-ro.img
@@ -170,6 +185,69 @@ write_plan() {   # FILE BOOT-ENTRY...
 }
 
 # --- parsing the serial log -----------------------------------------------------
+topo_key() {   # "k=v,k=v" KEY DEFAULT -> value of KEY
+	local v
+	v=$(tr ',' '\n' <<<"$1" | sed -n "s/^$2=//p" | sed -n 1p)
+	echo "${v:-$3}"
+}
+
+bits_for() {   # N -> bits needed to number N things (src/arch/x86/cpuid.c)
+	local b=0
+	while [ $((1 << b)) -lt "$1" ]; do b=$((b + 1)); done
+	echo "$b"
+}
+
+# The L2-CPU lines Linux should print for TOPOLOGY with CPUS vCPUs: APIC IDs as
+# x86_apic_id() in src/arch/x86/cpuid.c numbers them (Linux's cpuN is alioth's
+# vCPU N: the MADT lists them in that order, boot CPU first); the package and
+# core from the APIC ID's fields; siblings = logical CPUs per package.
+# With NOSMT (an AMD CPU without TOPOEXT) Linux cannot learn the SMT level:
+# each thread is a core of its own, numbered by its APIC ID within the package.
+expected_cpus() {   # TOPOLOGY CPUS [NOSMT]
+	local t=$1 n=$2 nosmt=${3:-} threads=1 cores sockets contig smt_bits core_bits i j
+	[[ $(topo_key "$t" smt off) =~ ^(on|true)$ ]] && threads=2
+	sockets=$(topo_key "$t" sockets 1)
+	cores=$(topo_key "$t" cores $((n / sockets / threads)))
+	contig=$(topo_key "$t" thread_contiguous off)
+	smt_bits=$(bits_for $threads) core_bits=$(bits_for "$cores")
+	local -a apic pkg core
+	for ((i = 0; i < n; i++)); do
+		local th co so
+		if [[ $contig =~ ^(on|true)$ ]]; then
+			th=$((i % threads)) co=$((i / threads % cores)) so=$((i / threads / cores))
+		else
+			th=$((i / (cores * sockets))) co=$((i % (cores * sockets) % cores)) so=$((i % (cores * sockets) / cores))
+		fi
+		apic[i]=$(((so << (core_bits + smt_bits)) | (co << smt_bits) | th))
+		pkg[i]=$so core[i]=$co
+		[ -n "$nosmt" ] && core[i]=$((apic[i] & ((1 << (core_bits + smt_bits)) - 1)))
+	done
+	local shown_cores=$cores
+	[ -n "$nosmt" ] && shown_cores=$((threads * cores))
+	for ((i = 0; i < n; i++)); do
+		local sib=""
+		for ((j = 0; j < n; j++)); do
+			[ "${pkg[j]}" = "${pkg[i]}" ] && [ "${core[j]}" = "${core[i]}" ] && sib+="$j,"
+		done
+		echo "cpu$i pkg=${pkg[i]} core=${core[i]} threads=${sib%,} apicid=${apic[i]} siblings=$((threads * cores)) cores=$shown_cores"
+	done
+}
+
+# Linux's view of the topology (sysfs and /proc/cpuinfo) against alioth's promise.
+check_topology() {   # LOG NAME CPUS
+	local got want
+	got=$(l2_lines "$1" "$2" L2-CPU | grep '^cpu')
+	local nosmt=""
+	l2_lines "$1" "$2" L2-CPUID | grep -q 'vendor=AuthenticAMD topoext=0' && nosmt=1
+	want=$(expected_cpus "${TOPOLOGIES[$2]}" "$3" $nosmt)
+	[ -n "$nosmt" ] && echo "INFO $2: the CPU has no TOPOEXT: Linux cannot see SMT; checking APIC IDs and cores"
+	if [ "$got" = "$want" ]; then
+		pass "$2-topology"
+	else
+		fail "$2-topology" "L2 sees '$(tr '\n' ';' <<<"$got")', expected '$(tr '\n' ';' <<<"$want")'"
+	fi
+	echo "INFO $2: L2 CPUs: $(tr '\n' ';' <<<"$got")"
+}
 l2_value() {   # LOG BOOT KEY -> rest of the first "L2[BOOT]| KEY rest" line
 	sed -n "s/^L2\[$2\]| $3 //p" "$1" | sed -n 1p
 }
@@ -350,6 +428,7 @@ check_boot() {   # LOG BOOT-ENTRY
 		fail "$name-memory" "MemTotal ${got:-<none>} kB, expected $min..$((mib * 1024)) kB for ${mib}M"
 	fi
 	expect_eq "$name-cmdline" "/proc/cmdline" "$(l2_value "$log" "$name" L2-CMDLINE)" "$(l2_cmdline "$end" "$input" "$devs" "$net")"
+	[ -z "${TOPOLOGIES[$name]:-}" ] || check_topology "$log" "$name" "$cpus"
 	[ "$devs" = - ] || check_devices "$log" "$name" "$devs" "$cpus"
 	[ "$net" = - ] || check_net "$log" "$name" "$net" "$cpus"
 	[ "$input" = input ] &&

@@ -109,6 +109,27 @@ static void leaf_b_describes_smt_and_core_levels(void **state)
 	free(sup);
 }
 
+/* A host whose KVM lists only the SMT level of leaf 0xB (a one-core CPU):
+ * the guest still gets the core level and the terminating subleaf. */
+static void leaf_b_core_level_added_when_host_lacks_it(void **state)
+{
+	(void)state;
+	struct kvm_cpuid2 *sup = fake_supported();
+	sup->nent = 2; /* leaf 1 and 0xB.0 only */
+	struct cpu_config c = topo(4, true, 2, 1, false);
+	struct kvm_cpuid2 *t = x86_cpuid_for_vcpu(sup, &c, 1);
+	struct kvm_cpuid_entry2 *core = x86_cpuid_find(t, 0xB, 1);
+	struct kvm_cpuid_entry2 *end = x86_cpuid_find(t, 0xB, 2);
+	assert_non_null(core);
+	assert_non_null(end);
+	assert_int_equal(core->ebx, 4);
+	assert_int_equal(core->ecx, 0x201);
+	assert_int_equal(core->edx, 2); /* index 1 = core 1, thread 0 */
+	assert_int_equal(end->ecx & 0xff00, 0);
+	free(t);
+	free(sup);
+}
+
 static void single_cpu_has_no_htt(void **state)
 {
 	(void)state;
@@ -133,6 +154,7 @@ int main(void)
 		cmocka_unit_test(leaf1_has_hypervisor_bit_and_apic_id),
 		cmocka_unit_test(leaf_b_describes_smt_and_core_levels),
 		cmocka_unit_test(single_cpu_has_no_htt),
+		cmocka_unit_test(leaf_b_core_level_added_when_host_lacks_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

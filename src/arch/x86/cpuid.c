@@ -125,12 +125,31 @@ static void set_amd_leaves(struct kvm_cpuid2 *c, const struct topo *t, uint32_t 
 	}
 }
 
+/* KVM lists leaf 0xB only down to the levels the host has (a single-core
+ * host gives just the SMT level); the guest's own topology needs the core
+ * level and the terminating subleaf. No feature bit is invented. */
+static void complete_leaf_b(struct kvm_cpuid2 *c)
+{
+	if (!x86_cpuid_find(c, 0xB, 0))
+		return;
+	for (uint32_t sub = 1; sub <= 2; sub++) {
+		if (x86_cpuid_find(c, 0xB, sub))
+			continue;
+		struct kvm_cpuid_entry2 *e = &c->entries[c->nent++];
+		memset(e, 0, sizeof(*e));
+		e->function = 0xB;
+		e->index = sub;
+		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+	}
+}
+
 struct kvm_cpuid2 *x86_cpuid_for_vcpu(const struct kvm_cpuid2 *supported,
 				      const struct cpu_config *cpu, unsigned index)
 {
 	size_t size = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
-	struct kvm_cpuid2 *c = xmalloc(size);
+	struct kvm_cpuid2 *c = xcalloc(1, size + 2 * sizeof(supported->entries[0]));
 	memcpy(c, supported, size);
+	complete_leaf_b(c);
 	struct topo t = topo_of(cpu);
 	uint32_t apic_id = x86_apic_id(cpu, index);
 

@@ -54,9 +54,10 @@ static int vcpu_ioctl(struct kvm_vcpu *v, unsigned long req, void *arg, const ch
 	return 0;
 }
 
-static int set_cpuid(struct kvm *k, struct kvm_vcpu *v, const struct cpu_config *cpu)
+static int set_cpuid(struct kvm *k, struct kvm_vcpu *v, unsigned index,
+		     const struct cpu_config *cpu)
 {
-	struct kvm_cpuid2 *c = x86_cpuid_for_vcpu(k->supported_cpuid, cpu, v->id);
+	struct kvm_cpuid2 *c = x86_cpuid_for_vcpu(k->supported_cpuid, cpu, index);
 	int err = vcpu_ioctl(v, KVM_SET_CPUID2, c, "KVM_SET_CPUID2");
 	free(c);
 	return err;
@@ -123,9 +124,10 @@ static int set_lapic_lint(struct kvm_vcpu *v)
 	return vcpu_ioctl(v, KVM_SET_LAPIC, &l, "KVM_SET_LAPIC");
 }
 
-int x86_vcpu_init(struct kvm *k, struct kvm_vcpu *vcpu, const struct cpu_config *cpu)
+int x86_vcpu_init(struct kvm *k, struct kvm_vcpu *vcpu, unsigned index,
+		  const struct cpu_config *cpu)
 {
-	int err = set_cpuid(k, vcpu, cpu);
+	int err = set_cpuid(k, vcpu, index, cpu);
 	if (!err)
 		err = set_msrs(vcpu);
 	if (!err)

@@ -10,7 +10,9 @@
 #include "loader/loader.h"
 #include "mem/guest_mem.h"
 
-int x86_vcpu_init(struct kvm *k, struct kvm_vcpu *vcpu, const struct cpu_config *cpu);
+/* index: the vCPU's position (boot CPU 0); vcpu->id is its APIC ID. */
+int x86_vcpu_init(struct kvm *k, struct kvm_vcpu *vcpu, unsigned index,
+		  const struct cpu_config *cpu);
 int x86_boot_vcpu_setup(struct kvm_vcpu *vcpu, struct guest_mem *gm, const struct boot_entry *entry);
 
 #endif
