@@ -5,6 +5,7 @@
 #include "klib.h"
 #include "serial.h"
 #include "virtio.h"
+#include "virtio_regs.h"
 
 #define SECTOR          512
 #define BLK_T_IN        0
@@ -16,9 +17,6 @@
 #define BB_DEF_ROPS     8192u
 #define BB_MAX_DEPTHS   4
 #define USED_F_NO_NOTIFY 1
-#define DESC_F_NEXT     1
-#define DESC_F_WRITE    2
-#define DESC_F_INDIRECT 4
 #define WAIT_CYCLES     20000000000ULL  /* a request stuck this long is lost */
 #define TAG_MUL         0x9E3779B97F4A7C15ULL
 

@@ -6,6 +6,7 @@
 #include "serial.h"
 #include "tcp.h"
 #include "virtio.h"
+#include "virtio_regs.h"
 
 #define VIRTIO_ID_NET    1
 #define F_MTU            3
@@ -21,25 +22,6 @@
 #define CFG_MTU          10
 
 /* struct virtio_pci_common_cfg, as in virtio.c */
-#define CC_DFSELECT      0
-#define CC_DF            4
-#define CC_GFSELECT      8
-#define CC_GF            12
-#define CC_STATUS        20
-#define CC_Q_SELECT      22
-#define CC_Q_SIZE        24
-#define CC_Q_MSIX        26
-#define CC_Q_ENABLE      28
-#define CC_Q_NOFF        30
-#define CC_Q_DESC        32
-#define CC_Q_DRIVER      40
-#define CC_Q_DEVICE      48
-#define ST_ACKNOWLEDGE   0x01
-#define ST_DRIVER        0x02
-#define ST_DRIVER_OK     0x04
-#define ST_FEATURES_OK   0x08
-#define NO_VECTOR        0xFFFF
-#define DESC_F_WRITE     0x2
 #define AVAIL_F_NO_INTERRUPT 1
 
 #define NET_MAX_PAIRS    2
