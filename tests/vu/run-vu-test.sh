@@ -3,8 +3,11 @@
 # frontend, booting Debian's cloud kernel with a busybox initramfs whose
 # virtio_blk driver talks to our backend through the socket, over guest RAM
 # shared from a memfd. Boots:
-#   rw-split   dd a pattern, sync, drop caches, read it back; busybox mke2fs,
-#              mount ext4, write a file; host: pattern in the image, e2fsck
+#   rw-split   dd a pattern, sync, drop caches, read it back; write 1 MiB more
+#              and blkdiscard it (discard_max_bytes > 0, reads back zeros);
+#              busybox mke2fs, mount ext4, write a file, umount, e2fsck -fn
+#              in the guest (the host's e2fsck, copied in); host: pattern in
+#              the image, the discarded range is a hole, e2fsck
 #   rw-packed  the same pattern check over packed rings (packed=on), served
 #              by the same alioth process: its second connection, a fresh device
 #   ro         readonly=true: /dev/vda is read-only and dd to it fails; the
@@ -66,6 +69,10 @@ for m in virtio/virtio_ring virtio/virtio virtio/virtio_pci_modern_dev \
 	virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk; do
 	cp "$mods/$m.ko" "$work/rd/lib/modules/" || skip "module $m.ko missing"
 done
+# The host's e2fsck with its libraries, the nested lab's way (busybox has none).
+# shellcheck disable=SC1091   # sourced from the tree
+. "$root/tests/lab/lib.sh"
+lab_install_e2fsprogs "$work/rd" e2fsck
 cat >"$work/rd/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -100,9 +107,31 @@ else
 		dd if=/dev/vda of=/tmp/r bs=4096 skip=6144 count=256 2>/dev/null
 		cmp /tmp/p /tmp/r && echo "VU-READBACK-OK"
 		if [ "$mode" = rwfs ]; then
+			# 1 MiB at 20 MiB, between the file system and the pattern:
+			# written and read back from the device, then discarded.
+			echo "VU-DISCARD-MAX $(cat /sys/block/vda/queue/discard_max_bytes)"
+			dd if=/tmp/p of=/dev/vda bs=4096 seek=5120 conv=fsync 2>/dev/null && sync
+			echo 3 >/proc/sys/vm/drop_caches
+			dd if=/dev/vda of=/tmp/r bs=4096 skip=5120 count=256 2>/dev/null
+			cmp /tmp/p /tmp/r && echo "VU-DISCARD-WRITTEN"
+			if blkdiscard -o 20971520 -l 1048576 /dev/vda; then
+				echo "VU-DISCARD-OK"
+				echo 3 >/proc/sys/vm/drop_caches
+				dd if=/dev/vda of=/tmp/r bs=4096 skip=5120 count=256 2>/dev/null
+				head -c 1048576 /dev/zero >/tmp/z
+				cmp /tmp/z /tmp/r && echo "VU-DISCARD-ZEROS"
+			else
+				echo "VU-DISCARD-FAILED"
+			fi
 			if mke2fs -q -b 1024 /dev/vda 16384 >/dev/null 2>&1 || mke2fs -b 1024 /dev/vda 16384; then
 				mount -t ext4 /dev/vda /mnt && echo hello-from-guest >/mnt/hello &&
 					umount /mnt && echo "VU-FS-OK"
+				if [ -x /bin/e2fsck ]; then
+					e2fsck -fn /dev/vda
+					echo "VU-E2FSCK-RC $?"
+				else
+					echo "VU-NO-E2FSCK"
+				fi
 			else
 				echo "VU-NO-MKFS"
 			fi
@@ -157,6 +186,43 @@ check_pattern_on_host() { # IMG LABEL
 	fi
 }
 
+# The guest wrote 1 MiB at 20 MiB, read it back, then discarded it: the file
+# must now have a hole there (SEEK_DATA from its start lands past its end).
+range_is_hole() { # IMG OFFSET LENGTH
+	python3 - "$@" <<'PY'
+import errno, os, sys
+path, off, length = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fd = os.open(path, os.O_RDONLY)
+try:
+    data = os.lseek(fd, off, os.SEEK_DATA)
+except OSError as e:
+    if e.errno != errno.ENXIO:
+        raise
+    data = os.fstat(fd).st_size
+print(data)
+sys.exit(0 if data >= off + length else 1)
+PY
+}
+
+check_discard() { # LOG IMG LABEL
+	local max next
+	max=$(grep -a 'VU-DISCARD-MAX' "$work/$1" | tr -d '\r' | sed -n 's/.*VU-DISCARD-MAX \([0-9]*\).*/\1/p')
+	if [ "${max:-0}" -gt 0 ]; then pass "$3: /dev/vda offers discard (discard_max_bytes $max)"
+	else fail "$3: no discard in the guest (discard_max_bytes ${max:-?})"; fi
+	if has VU-DISCARD-WRITTEN "$1" && has VU-DISCARD-OK "$1"; then
+		pass "$3: 1 MiB written, read back and blkdiscard-ed in the guest"
+	else
+		fail "$3: guest write + blkdiscard ($(grep -a 'VU-DISCARD-FAILED' "$work/$1" | tr -d '\r'))"
+	fi
+	if has VU-DISCARD-ZEROS "$1"; then pass "$3: the discarded range reads back as zeros"
+	else fail "$3: the discarded range does not read back as zeros"; fi
+	if next=$(range_is_hole "$2" $((20 << 20)) $((1 << 20))); then
+		pass "$3: the discarded range is a hole in the host file (next data at $next)"
+	else
+		fail "$3: the discarded range still holds data in the host file (data at ${next:-?})"
+	fi
+}
+
 t0=$(date +%s)
 truncate -s $img_size "$work/rw.img"
 start_backend rw "file,path=$work/rw.img" || { fail "alioth vu did not listen"; cat "$work/rw.alioth.log"; exit 1; }
@@ -164,6 +230,7 @@ start_backend rw "file,path=$work/rw.img" || { fail "alioth vu did not listen"; 
 boot rw rw-split.log rwfs
 check_guest rw-split.log rw-split
 check_pattern_on_host "$work/rw.img" rw-split
+check_discard rw-split.log "$work/rw.img" rw-split
 if has VU-FS-OK rw-split.log; then
 	if e2fsck -fn "$work/rw.img" >"$work/e2fsck.log" 2>&1 &&
 		[ "$(debugfs -R 'cat /hello' "$work/rw.img" 2>/dev/null)" = hello-from-guest ]; then
@@ -176,6 +243,9 @@ elif has VU-NO-MKFS rw-split.log; then
 else
 	fail "rw-split: guest file system (see log)"
 fi
+if has "VU-E2FSCK-RC 0" rw-split.log; then pass "rw-split: e2fsck -fn in the guest is clean"
+elif has VU-NO-E2FSCK rw-split.log; then fail "rw-split: no e2fsck in the guest (e2fsprogs not on the host?)"
+else fail "rw-split: guest e2fsck ($(grep -a 'VU-E2FSCK-RC' "$work/rw-split.log" | tr -d '\r'))"; fi
 
 # Second connection to the same process: a fresh device, packed rings.
 truncate -s 0 "$work/rw.img"; truncate -s $img_size "$work/rw.img"
