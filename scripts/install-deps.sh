@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential meson ninja-build pkg-config clang llvm lld libclang-rt-14-dev
 libcmocka-dev liburing-dev libslirp-dev libseccomp-dev zlib1g-dev libzstd-dev
-acpica-tools qemu-system-x86 qemu-utils busybox-static cpio kmod
+acpica-tools qemu-system-x86 qemu-system-common seabios qemu-utils busybox-static cpio kmod
 lz4 xz-utils zstd e2fsprogs iproute2 iputils-ping fio python3"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
